@@ -1,0 +1,7 @@
+"""Text embedders behind one batch-first protocol."""
+
+from __future__ import annotations
+
+from embeddings.base import Embedder, load_embedder
+
+__all__ = ["Embedder", "load_embedder"]

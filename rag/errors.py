@@ -1,0 +1,39 @@
+"""Errors callers catch; the CLI and HTTP edges convert them to exit codes and status codes."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class for errors with a message meant for the user."""
+
+
+class UnsupportedFileError(RagError):
+    """A file type we cannot read (message names the supported types)."""
+
+
+class DocumentReadError(RagError):
+    """A file of a supported type that could not be read or decoded (corrupt PDF, bad JSON line…)."""
+
+
+class IndexNotFoundError(RagError):
+    """No index at the given directory."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with a different embedding model, dimension or format."""
+
+
+class InvalidQuestionError(RagError):
+    """Empty or too long question."""
+
+
+class DocumentNotFoundError(RagError):
+    """No document with that id in the index."""
+
+
+class ModelUnavailableError(RagError):
+    """A configured model cannot be loaded offline (missing package, path or corrupt cache)."""
+
+
+class GeneratorError(RagError):
+    """An LLM backend failed (unreachable endpoint, bad response)."""

@@ -1,0 +1,1 @@
+"""Answer generators: extractive (default) and LLM backends behind one protocol."""

@@ -1,0 +1,58 @@
+"""All configuration, read once at the edge (CLI, app factory) from RAG_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "govreport-rag"
+
+
+class Settings(BaseSettings):
+    """Service and pipeline settings; every field can be set as RAG_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Field(default=Path("index"), description="Index directory (FAISS + metadata + manifest).")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Where the converted e5 model is cached.")
+    embedder: Literal["e5-small", "sbert", "hashing"] = Field(
+        default="e5-small", description="e5-small (packaged, default), sbert (local path), hashing (tests only)."
+    )
+    embedding_model_path: Path | None = Field(default=None, description="Local sentence-transformers model for embedder=sbert.")
+    embed_batch_size: int = Field(default=16, ge=1, le=512)
+
+    chunk_size: int = Field(default=240, ge=40, le=4000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(default=1, ge=0, le=10, description="Sentences repeated between neighbouring chunks.")
+
+    top_k: int = Field(default=8, ge=1, le=100, description="Passages handed to the answerer.")
+    reranker: Literal["none", "cross-encoder"] = "none"
+    reranker_model_path: Path | None = None
+
+    generator: Literal["extractive", "openai", "transformers"] = Field(
+        default="extractive", description="extractive (default, no LLM), openai (compatible endpoint), transformers (local)."
+    )
+    llm_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint base URL.")
+    llm_api_key: str | None = None
+    llm_model: str = "qwen2.5"
+    llm_model_path: Path | None = Field(default=None, description="Local model directory or GGUF file for generator=transformers.")
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 512
+
+    refuse_threshold: float = Field(default=0.5, description="Answer confidence below which the answerer refuses.")
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = Field(default_factory=list, description="Bearer keys; required for writes when non-empty.")
+    require_key_for_reads: bool = False
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    max_question_chars: int = 1000
+    max_request_bytes: int = 1_000_000
+    max_upload_bytes: int = 50_000_000
+    rate_limit_per_minute: int = 120
+    reports_dir: Path = Field(default=Path("data/reports"), description="Indexed by `rag serve` on first start.")
