@@ -1,9 +1,7 @@
-"""Evaluation harness: gold sets, metrics, reports, comparisons and the CI gate."""
+"""Evaluation harness: gold sets, metrics, reports, comparisons (eval.compare) and the CI gate (eval.gate)."""
 
 from __future__ import annotations
 
-from eval.compare import compare_reports
-from eval.gate import check_thresholds
 from eval.gold import AnswerCheck, GoldItem, load_gold
 from eval.metrics import answer_correct, normalize_answer
 from eval.report import EvalReport, write_reports
@@ -15,8 +13,6 @@ __all__ = [
     "GoldItem",
     "QASystem",
     "answer_correct",
-    "check_thresholds",
-    "compare_reports",
     "evaluate",
     "load_gold",
     "normalize_answer",

@@ -216,7 +216,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:16px 0}
 .card{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.08);min-width:120px}
 .card .v{font-size:20px;font-weight:600}.card .k{color:#616e7c;font-size:12px}
-.charts{display:flex;flex-wrap:wrap;gap:16px}
+.charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 .chart{background:#fff;border-radius:8px;padding:8px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08);margin-bottom:12px}
 th,td{padding:6px 8px;border-bottom:1px solid #e4e7eb;text-align:left;vertical-align:top}
@@ -232,10 +232,10 @@ label{user-select:none;cursor:pointer}
 
 
 def _svg_bar_chart(
-    title: str, bars: Sequence[tuple[str, float | None]], *, percent: bool = True, width: int = 380
+    title: str, bars: Sequence[tuple[str, float | None]], *, percent: bool = True, width: int = 420
 ) -> str:
     """A horizontal bar chart as inline SVG; None values are labelled n/a."""
-    row, top, label_w = 24, 28, 120
+    row, top, label_w = 24, 28, 150
     height = top + row * max(len(bars), 1) + 8
     plot_w = width - label_w - 60
     top_value = 1.0 if percent else max([v for _, v in bars if v is not None] or [1.0]) or 1.0
@@ -261,7 +261,7 @@ def _svg_bar_chart(
     return "".join(parts)
 
 
-def _svg_histogram(title: str, values: Sequence[float], *, bins: int = 12, width: int = 380) -> str:
+def _svg_histogram(title: str, values: Sequence[float], *, bins: int = 12, width: int = 420) -> str:
     """A latency histogram as inline SVG."""
     height, left, bottom, top = 200, 36, 30, 28
     parts = [
@@ -339,6 +339,17 @@ def _html_item_row(item: Mapping[str, Any]) -> str:
     return f'<tr class="{"ok" if correct else "bad"}">{"".join(cells)}</tr>'
 
 
+def _accuracy_bars(groups: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, float | None]]:
+    """Answer accuracy per group; groups with only unanswerable questions show their rejection rate."""
+    bars: list[tuple[str, float | None]] = []
+    for name, summary in groups.items():
+        if summary.get("answerable") == 0 and summary.get("unanswerable"):
+            bars.append((f"{name} (rej.)", summary.get("rejection_rate")))
+        else:
+            bars.append((name, summary.get("answer_accuracy")))
+    return bars
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """report.html: one self-contained page (inline CSS and SVG, no scripts or external assets)."""
     summary = report["summary"]
@@ -361,9 +372,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     charts = "".join(
         f'<div class="chart">{svg}</div>'
         for svg in (
-            _svg_bar_chart(
-                "Answer accuracy by type", [(k, v.get("answer_accuracy")) for k, v in by_type.items()]
-            ),
+            _svg_bar_chart("Answer accuracy by type (unanswerable: rejection)", _accuracy_bars(by_type)),
             _svg_bar_chart(
                 "Answer accuracy by language", [(k, v.get("answer_accuracy")) for k, v in by_lang.items()]
             ),
