@@ -67,6 +67,7 @@ def search_to_dict(result: SearchResult) -> dict[str, Any]:
     return {
         "query": query_to_dict(result.query),
         "routed_doc_ids": list(result.routed_doc_ids),
+        "reason": result.reason,
         "hits": [hit_to_dict(h) for h in result.hits],
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
     }

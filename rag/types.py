@@ -61,6 +61,8 @@ class Chunk:
     section: str = ""
     """Heading path, e.g. "二、2018年工作安排 > (一)全力打造琶洲创新特区"."""
     ordinal: int = 0
+    period: str = ""
+    """"review" (results of past years), "plan" (targets for the plan year) or "" (unknown)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class ParsedQuery:
     regions: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
     intent: Intent = "any"
+    intent_explicit: bool = False
+    """The question says target/actual in so many words (目标, 实际, "target", "actual"), not just by a verb."""
     metrics: tuple[str, ...] = ()
     """Chinese report vocabulary the question asks about (地区生产总值, 一般公共预算收入, …)."""
     terms: tuple[str, ...] = ()
@@ -144,6 +148,8 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     routed_doc_ids: tuple[str, ...] = ()
     """Documents automatic routing restricted the search to (empty: no routing)."""
+    reason: str | None = None
+    """Why no indexed report can answer, when routing found none (e.g. no report for 海珠区 2019)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,276 @@
+"""Hybrid retrieval with metadata routing: dense (FAISS/e5) + BM25 (jieba), fused, then boosted by
+document routing (region, year, distinctive terms), report period (target vs achieved) and metric terms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from embeddings.base import Embedder
+from rag.glossary import RegionCatalog
+from rag.index import IndexStore
+from rag.lexical import BM25, Tokenizer
+from rag.types import DocumentMeta, Hit, ParsedQuery, QueryFilters
+
+
+@dataclass(frozen=True)
+class RetrievalWeights:
+    """How much each signal adds to the fused rank score (RRF scaled so rank 1 in both lists ≈ 1)."""
+
+    rrf_k: int = 60
+    dense: float = 1.0
+    sparse: float = 1.0
+    doc_terms: float = 0.4
+    period: float = 0.35
+    metric: float = 0.35
+    year_in_text: float = 0.1
+    append_terms_to_query: bool = True
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which documents a question is about, and why nothing may be (for an honest refusal)."""
+
+    doc_ids: frozenset[str] | None
+    """None: no restriction."""
+    reason: str | None = None
+    """Why no indexed report can answer (e.g. no report for 海珠区 2019)."""
+    desired_period: dict[str, str] = field(default_factory=dict)
+    """doc_id → "review"/"plan" the question's year and intent point at."""
+
+
+def year_relevance(meta: DocumentMeta, year: int) -> str | None:
+    """"review" if the report reviews that year, "plan" if it plans it, None if it does not cover it."""
+    if year == meta.plan_year:
+        return "plan"
+    if year in meta.review_years:
+        return "review"
+    if meta.plan_year is None and not meta.review_years and year == meta.year:
+        return "plan"
+    return None
+
+
+def region_matches(meta: DocumentMeta, regions: Sequence[str], catalog: RegionCatalog) -> bool:
+    """A report matches a region if it is that region's own report (or its parent is named)."""
+    if not meta.region:
+        return False
+    return meta.region in regions or (catalog.parent_of(meta.region) in regions)
+
+
+def route(query: ParsedQuery, metas: dict[str, DocumentMeta], catalog: RegionCatalog) -> Routing:
+    """Restrict to the reports a question names; say why none fits when so."""
+    candidates = dict(metas)
+    hard = query.qtype != "comparison"
+    if query.regions:
+        named = {d: m for d, m in candidates.items() if region_matches(m, query.regions, catalog)}
+        if not named:
+            places = "、".join(query.regions)
+            return Routing(frozenset(), reason=f"no indexed report covers {places}")
+        if hard:
+            candidates = named
+    desired: dict[str, str] = {}
+    if query.years:
+        covering: dict[str, str] = {}
+        unknown: list[str] = []
+        for d, m in candidates.items():
+            if m.year is None and m.plan_year is None and not m.review_years:
+                unknown.append(d)
+                continue
+            kinds = [k for y in query.years if (k := year_relevance(m, y))]
+            if kinds:
+                covering[d] = _pick_period(kinds, query.intent)
+        if covering:
+            desired = covering
+            if hard and query.regions:
+                candidates = {d: candidates[d] for d in covering}
+        elif hard and query.regions:
+            if unknown:
+                candidates = {d: candidates[d] for d in unknown}
+            else:
+                places = "、".join(query.regions)
+                years = "、".join(str(y) for y in query.years)
+                return Routing(frozenset(), reason=f"no indexed report of {places} covers {years}")
+    if query.intent in ("target", "achieved") and desired:
+        want = "plan" if query.intent == "target" else "review"
+        if hard and query.regions and query.intent_explicit and not any(v == want for v in desired.values()):
+            places = "、".join(query.regions)
+            years = "、".join(str(y) for y in query.years)
+            what = "targets for" if want == "plan" else "results of"
+            return Routing(frozenset(), reason=f"no indexed report of {places} gives {what} {years}")
+        desired = {d: want for d, v in desired.items()}
+    elif query.intent in ("target", "achieved"):
+        want = "plan" if query.intent == "target" else "review"
+        desired = {d: want for d in candidates}
+    restrict = frozenset(candidates) if len(candidates) < len(metas) else None
+    return Routing(restrict, desired_period=desired)
+
+
+def _pick_period(kinds: list[str], intent: str) -> str:
+    if intent == "target" and "plan" in kinds:
+        return "plan"
+    if intent == "achieved" and "review" in kinds:
+        return "review"
+    return kinds[0]
+
+
+class Retriever:
+    """Scores every chunk of the candidate documents; cheap enough for tens of thousands of chunks."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        tokenizer: Tokenizer,
+        catalog: RegionCatalog,
+        weights: RetrievalWeights | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.catalog = catalog
+        self.weights = weights or RetrievalWeights()
+        self._version = -1
+        self._bm25: BM25 | None = None
+        self._doc_rows: dict[str, NDArray[np.int64]] = {}
+        self._doc_terms: dict[str, frozenset[str]] = {}
+        self._faiss: object | None = None
+
+    def refresh(self) -> None:
+        """Rebuild derived structures after the store changed."""
+        if self._version == self.store.version:
+            return
+        import faiss
+
+        self._bm25 = BM25(self.store.tokens)
+        rows: dict[str, list[int]] = {}
+        terms: dict[str, set[str]] = {}
+        for i, chunk in enumerate(self.store.chunks):
+            rows.setdefault(chunk.doc_id, []).append(i)
+            terms.setdefault(chunk.doc_id, set()).update(self.store.tokens[i])
+        self._doc_rows = {d: np.array(r, dtype=np.int64) for d, r in rows.items()}
+        self._doc_terms = {d: frozenset(t) for d, t in terms.items()}
+        flat = faiss.IndexFlatIP(self.store.manifest.dimension)
+        if len(self.store.vectors):
+            flat.add(np.ascontiguousarray(self.store.vectors, dtype=np.float32))
+        self._faiss = flat
+        self._version = self.store.version
+
+    def metas(self) -> dict[str, DocumentMeta]:
+        """Metadata of every indexed document."""
+        return {d: doc.meta for d, doc in self.store.documents.items()}
+
+    def allowed_docs(self, filters: QueryFilters | None) -> frozenset[str] | None:
+        """Documents explicit filters allow (None: all); a filter that matches nothing gives an empty set."""
+        if filters is None:
+            return None
+        docs = set(self.store.documents)
+        restricted = False
+        if filters.doc_ids is not None:
+            docs &= set(filters.doc_ids)
+            restricted = True
+        if filters.doc_id is not None:
+            docs &= {filters.doc_id}
+            restricted = True
+        if filters.region is not None:
+            names = self.catalog.find(filters.region) or (filters.region,)
+            docs = {d for d in docs if region_matches(self.store.documents[d].meta, names, self.catalog)}
+            restricted = True
+        if filters.year is not None:
+            year = filters.year
+            docs = {
+                d for d in docs
+                if year_relevance(self.store.documents[d].meta, year) or self.store.documents[d].meta.year == year
+            }
+            restricted = True
+        return frozenset(docs) if restricted else None
+
+    def route(self, query: ParsedQuery, allowed: frozenset[str] | None) -> Routing:
+        """Automatic routing within the explicitly allowed documents."""
+        metas = self.metas()
+        if allowed is not None:
+            metas = {d: m for d, m in metas.items() if d in allowed}
+        routing = route(query, metas, self.catalog)
+        if routing.doc_ids is None and allowed is not None:
+            return Routing(allowed, routing.reason, routing.desired_period)
+        return routing
+
+    def search(self, query: ParsedQuery, k: int, routing: Routing) -> list[Hit]:
+        """Top-k chunks of the routed documents, best first."""
+        self.refresh()
+        assert self._bm25 is not None
+        w = self.weights
+        if routing.doc_ids is not None:
+            parts = [self._doc_rows[d] for d in sorted(routing.doc_ids) if d in self._doc_rows]
+            rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        else:
+            rows = np.arange(len(self.store.chunks), dtype=np.int64)
+        if len(rows) == 0:
+            return []
+        qtext = query.text
+        if w.append_terms_to_query and query.language == "en" and query.terms:
+            qtext = qtext + " " + " ".join(query.terms)
+        qvec = self.embedder.embed_queries([qtext])[0]
+        dense = self.store.vectors[rows] @ qvec
+        sparse_all = self._bm25.scores(self._query_tokens(query))
+        sparse = sparse_all[rows]
+        score = w.dense * _rrf(dense, w.rrf_k) + w.sparse * _rrf(sparse, w.rrf_k, zero_is_last=True)
+        score += w.doc_terms * self._doc_prior(query, rows)
+        score += self._chunk_boosts(query, rows, routing)
+        order = np.argsort(-score, kind="stable")[:k]
+        hits = []
+        for rank, j in enumerate(order, start=1):
+            chunk = self.store.chunks[int(rows[j])]
+            hits.append(Hit(chunk=chunk, meta=self.store.documents[chunk.doc_id].meta, score=float(score[j]), rank=rank))
+        return hits
+
+    def _query_tokens(self, query: ParsedQuery) -> list[str]:
+        if query.language == "zh":
+            return list(self.tokenizer.tokenize(query.text)) + list(query.metrics)
+        return list(query.terms)
+
+    def _doc_prior(self, query: ParsedQuery, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Documents that contain the question's distinctive words (木渎, 太湖…) everywhere get a lift."""
+        assert self._bm25 is not None
+        n_docs = max(len(self._doc_terms), 1)
+        tokens = set(self._query_tokens(query))
+        doc_score: dict[str, float] = {}
+        for d, terms in self._doc_terms.items():
+            s = 0.0
+            for t in tokens & terms:
+                df = sum(1 for other in self._doc_terms.values() if t in other)
+                s += math.log(1 + n_docs / df) if df < n_docs else 0.0
+            doc_score[d] = s
+        top = max(doc_score.values(), default=0.0)
+        if top <= 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.array([doc_score[self.store.chunks[int(r)].doc_id] / top for r in rows], dtype=np.float32)
+
+    def _chunk_boosts(self, query: ParsedQuery, rows: NDArray[np.int64], routing: Routing) -> NDArray[np.float32]:
+        w = self.weights
+        out = np.zeros(len(rows), dtype=np.float32)
+        years = [str(y) for y in query.years]
+        for j, r in enumerate(rows):
+            chunk = self.store.chunks[int(r)]
+            want = routing.desired_period.get(chunk.doc_id)
+            if want and chunk.period == want:
+                out[j] += w.period
+            if query.metrics and any(m in chunk.text for m in query.metrics):
+                out[j] += w.metric
+            if years and any(y in chunk.section or y in chunk.text for y in years):
+                out[j] += w.year_in_text
+        return out
+
+
+def _rrf(scores: NDArray[np.float32], k: int, zero_is_last: bool = False) -> NDArray[np.float32]:
+    """Reciprocal-rank scores scaled so rank 1 gets ≈1; rows with no lexical match get nothing."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[order] = np.arange(1, len(scores) + 1, dtype=np.float32)
+    out = (k + 1) / (k + ranks)
+    if zero_is_last:
+        out[scores <= 0] = 0.0
+    return out.astype(np.float32)
