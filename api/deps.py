@@ -1,0 +1,102 @@
+"""What routes depend on: the pipeline (once loaded), the settings, question validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from api.problems import ProblemError
+from rag.settings import Settings
+from rag.types import (
+    Answer,
+    Document,
+    DocumentInfo,
+    IngestReport,
+    QueryFilters,
+    SearchResult,
+    Turn,
+)
+
+
+class PipelineLike(Protocol):
+    """The slice of `rag.pipeline.Pipeline` the API uses (tests pass a fake)."""
+
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+        """Add files or folders to the index."""
+        ...
+
+    def ingest_documents(self, docs: Iterable[Document], *, progress: bool = False) -> IngestReport:
+        """Add already-loaded documents."""
+        ...
+
+    def remove(self, doc_id: str) -> None:
+        """Delete a document (DocumentNotFoundError if absent)."""
+        ...
+
+    def documents(self) -> list[DocumentInfo]:
+        """Indexed documents."""
+        ...
+
+    def document(self, doc_id: str) -> Document:
+        """One document with its cleaned text (DocumentNotFoundError if absent)."""
+        ...
+
+    def search(self, question: str, *, k: int = 8, filters: QueryFilters | None = None) -> SearchResult:
+        """Ranked passages."""
+        ...
+
+    def ask(
+        self, question: str, *, filters: QueryFilters | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        """An answer with citations."""
+        ...
+
+    def ask_stream(
+        self, question: str, *, filters: QueryFilters | None = None, history: Sequence[Turn] = ()
+    ) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final Answer."""
+        ...
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_pipeline(request: Request) -> PipelineLike:
+    """The loaded pipeline, or 503 while it is still loading (or failed to load)."""
+    pipeline: PipelineLike | None = request.app.state.pipeline
+    if pipeline is None:
+        error: str | None = request.app.state.load_error
+        if error:
+            raise ProblemError(503, f"The index could not be loaded: {error}", slug="not-ready")
+        raise ProblemError(
+            503,
+            "The index is still loading; retry shortly (GET /readyz turns 200 when ready).",
+            slug="not-ready",
+            headers={"Retry-After": "5"},
+        )
+    return pipeline
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PipelineDep = Annotated[PipelineLike, Depends(get_pipeline)]
+
+
+def check_question(text: str, settings: Settings, *, field: str = "question") -> str:
+    """The stripped question, or a 422 problem saying what is wrong with it."""
+    stripped = text.strip()
+    if not stripped:
+        raise ProblemError(422, f"`{field}` is empty — send a non-empty question.", slug="empty-question")
+    if len(stripped) > settings.max_question_chars:
+        raise ProblemError(
+            422,
+            f"`{field}` is {len(stripped):,} characters long; the limit is {settings.max_question_chars:,}. "
+            "Shorten it.",
+            slug="question-too-long",
+        )
+    return stripped
