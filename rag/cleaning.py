@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def _align(seg: str, seg_idx: list[int], repl: str, at: int) -> list[int]:
     out: list[int] = []
     j = 0
     for ch in repl:
-        while j < len(seg) and seg[j] != ch:
+        while j < len(seg) and seg[j] != ch and unicodedata.normalize("NFKC", seg[j]) != ch:
             j += 1
         if j == len(seg):
             base = seg_idx[0] if seg_idx else at
@@ -256,7 +257,7 @@ def _furniture_edits(text: str, furniture: list[str]) -> list[Edit]:
         if not line:
             continue
         key = _BULLET.sub("", line)
-        end = start + len(raw_line)
+        end = start + len(raw_line) + 1  # with its newline, so no blank line is left behind
         if pending_label is not None:
             label, pending_label = pending_label, None
             if len(key) <= 40 and "。" not in key and not _PORTAL_START.match(key):
@@ -318,15 +319,18 @@ def _trailing_edits(lines: list[tuple[int, str]], dropped: set[int], furniture: 
         line = raw_line.strip()
         if n in dropped or not line:
             continue
-        empty_label = len(line) <= 6 and line[-1] in ":："
+        empty_label = _EMPTY_LABEL.fullmatch(line) is not None
         template_word = len(line) <= 20 and re.fullmatch(r"[A-Za-z][A-Za-z .:/-]*", line) is not None
         if not (empty_label or template_word):
             break
         furniture.append(line)
-        edits.append((start, start + len(raw_line), ""))
+        edits.append((start, start + len(raw_line) + 1, ""))
     return edits
 
 
+_EMPTY_LABEL = re.compile(
+    r"(?:(?:相关)?附件(?:下载)?|标签|关键词|责任编辑|编辑|来源|分享到?|扫一扫[^:：]{0,6})\s*[:：]"
+)
 _TAIL_NOTICE = re.compile(r"^(?:本作品(?:是|来自|在全世界|属于)|注[:：]中文维基文库|Public domain)")
 
 
@@ -363,7 +367,7 @@ def _repetition_edits(text: str, furniture: list[str]) -> list[Edit]:
                 if line not in removed:
                     removed.add(line)
                     furniture.append(f"repeated banner: {line}")
-                edits.append((start, start + len(raw_line), ""))
+                edits.append((start, start + len(raw_line) + 1, ""))
                 continue
             seen.add(line)
         elif _has_repeated_ngram(line):

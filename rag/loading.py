@@ -85,15 +85,19 @@ def document_from_text(
 
 def decode_bytes(data: bytes) -> str:
     """Decode report bytes: BOMs, then strict UTF-8, then strict GB18030/Big5, then charset-normalizer."""
-    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                       (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                       (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
+    for bom, codec, name in (
+        (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+        (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+        (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+        (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+        (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+    ):
         if data.startswith(bom):
             try:
                 return data.decode(codec)
             except UnicodeDecodeError as exc:
                 raise DocumentReadError(
-                    f"has a {codec} byte-order mark but does not decode as {codec}: {exc}"
+                    f"starts with a {name} byte-order mark but is not valid {name} ({exc.reason})"
                 ) from exc
     decoded = {
         codec: text
@@ -373,11 +377,11 @@ def _tidy_title(title: str) -> str | None:
 
 _MD_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^```.*$|^~~~.*$", re.M), ""),
-    (re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$", re.M), r"\1"),
-    (re.compile(r"^ {0,3}>\s?", re.M), ""),
-    (re.compile(r"^\s*(?:[-*_]\s*){3,}$", re.M), ""),
-    (re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M), ""),
-    (re.compile(r"^(\s*)[-*+]\s+", re.M), r"\1"),
+    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),
+    (re.compile(r"^ {0,3}>[ \t]?", re.M), ""),
+    (re.compile(r"^[ \t]*(?:[-*_][ \t]*){3,}$", re.M), ""),
+    (re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$", re.M), ""),
+    (re.compile(r"^([ \t]*)[-*+][ \t]+", re.M), r"\1"),
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
@@ -391,7 +395,7 @@ def _markdown_text(text: str) -> tuple[str, str | None]:
     front = re.match(r"\A---\n.*?\n---\n", text, re.S)
     if front:
         text = text[front.end() :]
-    heading = re.search(r"^ {0,3}#{1,6}\s+(.+?)\s*#*\s*$", text, re.M)
+    heading = re.search(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", text, re.M)
     for pattern, repl in _MD_RULES:
         text = pattern.sub(repl, text)
     return text, heading.group(1) if heading else None

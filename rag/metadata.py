@@ -270,7 +270,7 @@ def _self_named(text: str) -> _Region:
         m.group("stem") for m in _SELF_NAME.finditer(text) if m.group("stem") not in _GENERIC_STEMS
     )
     for stem, n in stems.most_common():
-        if n >= 2 and text.count(stem) >= 3:
+        if n >= 2:
             name = canonical_region(stem + unit)
             return _Region(name, region_level(name))
     return _Region()
