@@ -203,6 +203,7 @@ _FURNITURE_RULES: tuple[tuple[re.Pattern[str], int], ...] = (
         40,
     ),
     (re.compile(r"^(?:上一篇|下一篇|上一条|下一条|上一页|下一页)"), 100),
+    (re.compile(r"^(?:[-—–]\s*)?\d{1,4}\s*[-—–]$|^第\s*\d+\s*页(?:\s*[,，/]?\s*共\s*\d+\s*页)?$"), 20),
     (re.compile(r"^(?:相关(?:文章|链接|阅读|新闻|文档|推荐|信息)|热门(?:文章|推荐)|推荐阅读|猜你喜欢)"), 60),
     (
         re.compile(
@@ -370,7 +371,7 @@ def _repetition_edits(text: str, furniture: list[str]) -> list[Edit]:
                 edits.append((start, start + len(raw_line) + 1, ""))
                 continue
             seen.add(line)
-        elif _has_repeated_ngram(line):
+        elif " | " not in line and _has_repeated_ngram(line):  # table rows may repeat cells
             edits += _fragment_edits(start, raw_line, recent, furniture)
         recent = [*recent[-2:], line]
     banners = sorted((b for b, c in counts.items() if c >= 3), key=len, reverse=True)
@@ -387,16 +388,20 @@ def _repetition_edits(text: str, furniture: list[str]) -> list[Edit]:
 def _is_banner_candidate(line: str) -> bool:
     return (
         4 <= len(line) <= 40
+        and " | " not in line
         and line[-1] not in "。！？；;:：,，"
         and re.search(r"[\u4e00-\u9fff]", line) is not None
     )
 
 
-def _has_repeated_ngram(line: str, n: int = 8) -> bool:
-    if len(line) < 3 * n:
-        return False
-    grams = Counter(line[i : i + n] for i in range(len(line) - n + 1))
-    return grams.most_common(1)[0][1] >= 3
+def _has_repeated_ngram(line: str, n: int = 6, stride: int = 3) -> bool:
+    """Cheap pre-check for _REPEATED_FRAGMENT: a sampled n-gram recurs twice at the same short period."""
+    for i in range(0, len(line) - 3 * n + 1, stride):
+        gram = line[i : i + n]
+        j = line.find(gram, i + 1, i + 110)
+        if j > 0 and line.startswith(gram, 2 * j - i):
+            return True
+    return False
 
 
 def _fragment_edits(start: int, raw_line: str, recent: Sequence[str], furniture: list[str]) -> list[Edit]:

@@ -192,3 +192,11 @@ def test_to_original_maps_through_deletions() -> None:
     start = to_original(result.offset_map, 0)
     assert raw[start : start + 6] == "正文第一句。"
     assert to_original((), 5) == 5
+
+
+def test_pdf_page_numbers_and_repeated_table_rows() -> None:
+    raw = "正文第一页。\n- 2 -\n正文第二页。\n第 3 页 共 24 页\n合计 | 完成 | 完成\n合计 | 完成 | 完成\n合计 | 完成 | 完成"
+    assert (
+        clean_text(raw).text
+        == "正文第一页。\n正文第二页。\n合计 | 完成 | 完成\n合计 | 完成 | 完成\n合计 | 完成 | 完成"
+    )
