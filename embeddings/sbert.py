@@ -1,0 +1,114 @@
+"""Embedders backed by a local sentence-transformers model directory (the converted e5-small or a user's model)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class SentenceTransformerEmbedder:
+    """An `Embedder` over a local sentence-transformers model on CPU; loads on first use or on `load()`."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        model_id: str,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 16,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._model_dir = Path(model_dir)
+        self._model_id = model_id
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._batch_size = batch_size
+        self._state: tuple[SentenceTransformer, int] | None = None  # (model, dimension) once loaded
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        """Identifier stored in index manifests."""
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        """Vector length (loads the model if needed)."""
+        return self._loaded()[1]
+
+    def load(self) -> None:
+        """Load the model now; later calls do nothing. Raises ModelUnavailableError if it cannot be loaded."""
+        self._loaded()
+
+    def embed_documents(self, texts: list[str]) -> NDArray[np.float32]:
+        """Embed passages with the passage prefix; texts beyond the model's max_seq_length are truncated."""
+        return self._embed(texts, self._passage_prefix)
+
+    def embed_queries(self, texts: list[str]) -> NDArray[np.float32]:
+        """Embed questions with the query prefix."""
+        return self._embed(texts, self._query_prefix)
+
+    def _embed(self, texts: list[str], prefix: str) -> NDArray[np.float32]:
+        model, dimension = self._loaded()
+        if not texts:
+            return np.zeros((0, dimension), dtype=np.float32)
+        vectors = model.encode(
+            list(texts),
+            prompt=prefix or None,
+            batch_size=self._batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _loaded(self) -> tuple[SentenceTransformer, int]:
+        state = self._state
+        if state is None:
+            with self._lock:  # concurrent first requests load the model once
+                if self._state is None:
+                    self._state = self._load_model()
+                state = self._state
+        return state
+
+    def _load_model(self) -> tuple[SentenceTransformer, int]:
+        directory = self._model_dir
+        if not directory.is_dir():
+            raise ModelUnavailableError(
+                f"no embedding model at {directory} (expected a sentence-transformers directory)"
+            )
+        if not (directory / "modules.json").is_file() and not (directory / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{directory} is not a sentence-transformers or transformers model directory"
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"loading {directory} needs sentence-transformers — pip install sentence-transformers ({exc})"
+            ) from exc
+        try:
+            model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelUnavailableError(f"cannot load the embedding model at {directory}: {exc}") from exc
+        model.eval()
+        get_dimension = (
+            getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        )
+        dimension = get_dimension()
+        if not dimension:
+            raise ModelUnavailableError(
+                f"the embedding model at {directory} does not report its output dimension"
+            )
+        return model, int(dimension)
