@@ -48,7 +48,8 @@ def _wanted_units(query: ParsedQuery) -> tuple[frozenset[str] | None, str | None
         return PERCENT_UNITS, None
     if re.search(r"how many", text) and not _MONEY_Q.search(text):
         return COUNT_UNITS | {"亿", "万", ""}, None
-    if _MONEY_Q.search(text):
+    if _MONEY_Q.search(text) and query.intent != "target":
+        # Targets are mostly growth rates ("GDP target" = 增长7.7%), so only results prefer amounts.
         return MONEY_UNITS | {"亿", "万"}, None
     return None, None
 
@@ -142,6 +143,10 @@ def extract_cloze(sentence: str, query: ParsedQuery) -> Span | None:
     if not wh:
         return None
     left, right = q[: wh.start()], q[wh.end() :]
+    noun = re.match(r"([\u4e00-\u9fff]{1,3})的", right) if wh.group(0).startswith("哪") else None
+    asked = wh.group(0) + (noun.group(1) if noun else "")
+    if noun:
+        right = right[noun.end() - 1 :]
     right_clean = right.lstrip("的")
     start: int | None = None
     end: int | None = None
@@ -165,7 +170,7 @@ def extract_cloze(sentence: str, query: ParsedQuery) -> Span | None:
     span = raw.strip(" “”\"‘’的")
     if not span or len(span) > 60 or re.search(r"[,，;；。]", span):
         return None
-    measure = wh.group(0)[-1] if wh.group(0).startswith("哪") and len(wh.group(0)) > 1 else ""
+    measure = asked[-1] if asked.startswith("哪") and len(asked) > 1 else ""
     if measure and measure in _MEASURE + "岛湖山河" and not span.endswith(measure):
         return None
     lead = start + raw.find(span)

@@ -1,0 +1,56 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make run    install everything, build the index of data/reports on first start, serve API + widget
+#   make test   install everything (incl. Chromium for browser tests) and run lint, types, tests, eval gate
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test lint typecheck unit eval-dev gate browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/rag serve --host $${RAG_HOST:-127.0.0.1} --port $${RAG_PORT:-8000}
+
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; \
+	  else echo "Chromium missing: install Debian's chromium to run the browser tests"; fi; fi
+
+lint: install
+	$(BIN)/ruff check rag api embeddings eval tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install browser
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+eval-dev: install
+	@if [ -f $(SHARED)/gold/dev.jsonl ]; then \
+	  $(BIN)/rag eval --gold $(SHARED)/gold/dev.jsonl --corpus data/reports --out out/dev --index out/dev-index && \
+	  $(BIN)/python -m eval.gate out/dev/report.json --thresholds eval/thresholds.json; \
+	else echo "$(SHARED)/gold/dev.jsonl not found: eval gate skipped"; [ -z "$$CI" ]; fi
+
+test: lint typecheck unit eval-dev
+
+bench: install
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_ask.py
+
+clean:
+	rm -rf out index .pytest_cache .mypy_cache .ruff_cache
