@@ -42,7 +42,7 @@ HAIZHU_TEXT = (
 )
 XSS_ID = "666_xss.txt"
 XSS_PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
-XSS_TEXT = f"恶意区2020年政府工作报告\n测试标记 {XSS_PAYLOAD} 结束。\n今年预期目标是:居民收入增长6%。\n"
+XSS_TEXT = f"恶意区2020年政府工作报告<img src=x onerror=window.__xss=2>\n测试标记 {XSS_PAYLOAD} 结束。\n今年预期目标是:居民收入增长6%。\n"
 
 # English question words → report vocabulary, just enough for the tests.
 _GLOSSARY = {

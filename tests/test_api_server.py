@@ -108,6 +108,19 @@ def test_real_server_builds_index_on_first_start(tmp_path: Path) -> None:
         cite = body["citations"][0]
         doc = httpx.get(url + f"/v1/documents/{cite['doc_id']}", timeout=30).json()
         assert doc["text"][cite["start"] : cite["end"]] == cite["quote"]
+
+        # An upload is indexed in the background by the real loaders.
+        text = "越秀区2019年政府工作报告\n二、2019年工作安排\n今年经济社会发展主要预期目标是:地区生产总值增长6.5%左右。\n"
+        files = {"file": ("越秀区2019.txt", text.encode(), "text/plain")}
+        job = httpx.post(url + "/v1/documents", files=files, timeout=30).json()
+        deadline = time.monotonic() + 60
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = httpx.get(url + job["status_url"], timeout=10).json()
+        assert job["status"] == "done", job
+        assert job["doc_ids"] == ["越秀区2019.txt"]
+        assert httpx.get(url + "/readyz").json()["documents"] == n_docs + 1
+        assert httpx.delete(url + "/v1/documents/越秀区2019.txt", timeout=30).status_code == 204
         assert_stops(proc)
 
     # Second start: the index exists, nothing is re-indexed.

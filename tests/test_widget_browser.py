@@ -207,6 +207,27 @@ def test_refusal_is_styled_distinctly(fake_server: LiveServer, page: Any) -> Non
     shot(page, "desktop_refused.png")
 
 
+def test_keyboard_and_language(fake_server: LiveServer, page: Any) -> None:
+    page.goto(fake_server.url + "/")
+    launcher = page.locator("govreport-chat .launcher")
+    assert launcher.get_attribute("aria-label") == "打开政府工作报告问答"  # <html lang="zh-CN">
+    page.locator("#lang-toggle").click()  # the demo page switches <html lang> to en; the widget follows
+    sync_api.expect(launcher).to_have_attribute("aria-label", "Open the government report Q&A")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("govreport-chat .panel")
+    sync_api.expect(panel).to_be_visible()
+    assert page.evaluate("document.querySelector('govreport-chat').shadowRoot.activeElement.id") == "q"
+    assert page.locator("govreport-chat h2").inner_text() == "Government report Q&A"
+    page.keyboard.type("what was Haizhu's 2018 GDP target")
+    page.keyboard.press("Enter")
+    final = page.locator("govreport-chat .msg.bot:not(.welcome):not(.streaming)").last
+    sync_api.expect(final).to_contain_text("7.7%", timeout=10_000)
+    shot(page, "desktop_english.png")
+    page.keyboard.press("Escape")
+    sync_api.expect(panel).to_be_hidden()
+
+
 def test_markup_is_shown_literally_never_executed(fake_server: LiveServer, page: Any) -> None:
     page.goto(fake_server.url + "/")
     page.locator("govreport-chat .launcher").click()
@@ -214,6 +235,9 @@ def test_markup_is_shown_literally_never_executed(fake_server: LiveServer, page:
     ask(page, question)
     final = page.locator("govreport-chat .msg.bot:not(.welcome):not(.streaming)").last
     sync_api.expect(final).to_contain_text("<script>window.__xss=1</script>", timeout=10_000)
+    # The document title (in the demo page's report table too) carries markup as well.
+    sync_api.expect(page.locator("#reports")).to_contain_text("<img src=x onerror=window.__xss=2>")
+    shot(page, "desktop_xss_answer.png")
     sync_api.expect(page.locator("govreport-chat .msg.user")).to_contain_text(XSS_PAYLOAD)
     final.locator(".answer-text .chip").first.click()
     mark = page.locator("govreport-chat .source mark")
@@ -224,6 +248,7 @@ def test_markup_is_shown_literally_never_executed(fake_server: LiveServer, page:
     assert shadow_imgs == 0
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
     shot(page, "desktop_xss.png")
 
 
