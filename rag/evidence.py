@@ -68,7 +68,7 @@ def content_terms(query: ParsedQuery, tokenizer: Tokenizer, region_words: Sequen
 
     text = strip_locator(query.text)
     if query.language == "zh":
-        tokens = [t for t in tokenizer.tokenize(text) if keep(t)]
+        tokens = [t for t in tokenizer.tokenize(text, bigrams=False) if keep(t)]
         # Search-mode segmentation yields 地区/生产/总值 beside 地区生产总值: keep the longest.
         tokens = [t for t in tokens if not any(t != o and t in o for o in tokens)]
         zh_groups = [(t,) for t in dict.fromkeys(tokens)]
@@ -81,7 +81,7 @@ def content_terms(query: ParsedQuery, tokenizer: Tokenizer, region_words: Sequen
         if words:
             groups.append(words)
     for run in _ZH_RUN.findall(text):
-        for t in tokenizer.tokenize(run):
+        for t in tokenizer.tokenize(run, bigrams=False):
             if keep(t) and not any(t in g for group in groups for g in group):
                 groups.append((t,))
     for acronym in re.findall(r"(?<![A-Za-z])[A-Z][A-Z0-9&]{1,7}(?![A-Za-z])", text):
@@ -111,7 +111,7 @@ def rank_evidence(
                 continue
             seen.add(key)
             text = span.text
-            context = chunk.section
+            context = chunk.section.split(" > ")[0]
             lower = text.lower()
             matched = sum(w for g, w in weights if any(t in lower or t in context for t in g))
             has_metric = bool(query.metrics) and any(m in text for m in query.metrics)
@@ -132,3 +132,25 @@ def rank_evidence(
             out.append(Evidence(hit, text, span.start, span.end, score, coverage, has_metric, period_ok))
     out.sort(key=lambda e: -e.score)
     return out
+
+
+def rescore_hits(
+    query: ParsedQuery,
+    hits: Sequence[Hit],
+    groups: Sequence[tuple[str, ...]],
+    term_weight: Callable[[str], float],
+    desired_period: dict[str, str],
+    *,
+    weight: float = 1.0,
+) -> list[Hit]:
+    """Re-rank chunks by their best sentence: a chunk is as good as the sentence that answers in it."""
+    if not hits:
+        return []
+    ranked = rank_evidence(query, hits, groups, term_weight, desired_period, max_hits=len(hits))
+    best: dict[str, float] = {}
+    for ev in ranked:
+        best.setdefault(ev.hit.chunk.chunk_id, ev.score)
+    top = max(h.score for h in hits) or 1.0
+    scored = [(h.score / top + weight * best.get(h.chunk.chunk_id, 0.0), h) for h in hits]
+    scored.sort(key=lambda x: -x[0])
+    return [Hit(h.chunk, h.meta, float(s), rank) for rank, (s, h) in enumerate(scored, start=1)]

@@ -44,7 +44,7 @@ class Tokenizer:
                 self._jieba = engine
             return self._jieba
 
-    def tokenize(self, text: str) -> tuple[str, ...]:
+    def tokenize(self, text: str, *, bigrams: bool | None = None) -> tuple[str, ...]:
         """Lower-cased, NFKC-normalised search tokens without punctuation and stopwords."""
         norm = unicodedata.normalize("NFKC", text).lower()
         out = []
@@ -52,7 +52,7 @@ class Tokenizer:
             tok = tok.strip()
             if tok and _KEEP.search(tok) and tok not in _STOPWORDS:
                 out.append(tok)
-        if self.bigrams:
+        if self.bigrams if bigrams is None else bigrams:
             # Character bigrams make matching robust to segmentation that differs between a short
             # query and a long passage (四洗 vs 四/洗).
             for run in _CJK_RUN.findall(norm):

@@ -15,7 +15,8 @@ from rag.chunking import chunk_document
 from rag.conversation import resolve_follow_up
 from rag.errors import InvalidQuestionError
 from rag.generators.base import Generator
-from rag.generators.extractive import ExtractiveGenerator, refusal
+from rag.evidence import content_terms, rescore_hits
+from rag.generators.extractive import ExtractiveGenerator, desired_periods, refusal
 from rag.glossary import RegionCatalog, domain_words, static_regions
 from rag.index import IndexStore, index_exists, load_index, save_index
 from rag.lexical import Tokenizer
@@ -67,7 +68,10 @@ class Pipeline:
         catalog = RegionCatalog([d.meta for d in self.store.documents.values()])
         self.retriever = Retriever(self.store, self.embedder, self.tokenizer, catalog, self.weights)
         self.extractive = ExtractiveGenerator(
-            self.tokenizer, self._term_weight, lambda: self.retriever.catalog.words()
+            self.tokenizer,
+            self._term_weight,
+            lambda: self.retriever.catalog.words(),
+            describe=self._describe_unnamed,
         )
         if self.generator is None:
             self.generator = self.extractive
@@ -169,9 +173,15 @@ class Pipeline:
         routing = self.retriever.route(query, allowed)
         hits: list[Hit] = []
         if routing.doc_ids is None or routing.doc_ids:
-            hits = self.retriever.search(query, max(k, 1) * 3 if query.qtype == "comparison" else k, routing)
-            if query.qtype == "comparison":
-                hits = _diversify(hits, k)
+            depth = max(k, self.weights.rescoring_depth if self.weights.sentence_rescoring else k)
+            hits = self.retriever.search(query, depth * (3 if query.qtype == "comparison" else 1), routing)
+            if self.weights.sentence_rescoring:
+                groups = content_terms(query, self.tokenizer, self.retriever.catalog.words())
+                hits = rescore_hits(
+                    query, hits, groups, self._term_weight, desired_periods(query, hits),
+                    weight=self.weights.sentence_rescoring,
+                )
+            hits = _diversify(hits, k) if query.qtype == "comparison" else hits[:k]
         routed = tuple(sorted(routing.doc_ids)) if routing.doc_ids is not None else ()
         elapsed = (time.perf_counter() - t0) * 1000
         return SearchResult(query, tuple(hits), {"retrieve": elapsed}, routed, routing.reason)
@@ -225,6 +235,13 @@ class Pipeline:
         )
 
     # ------------------------------------------------------------------ internals
+
+    def _describe_unnamed(self, doc_id: str, query: ParsedQuery) -> str | None:
+        """Name an anonymised report by the words the question used to single it out (木渎/太湖)."""
+        terms = self.retriever.distinctive_terms(query, doc_id)
+        if not terms:
+            return None
+        return f"提及{'和'.join(terms[:3])}的区" if query.language == "zh" else f"the {'/'.join(terms[:3])} district"
 
     def _term_weight(self, token: str) -> float:
         self.retriever.refresh()

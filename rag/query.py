@@ -147,6 +147,7 @@ def parse_question(question: str, catalog: RegionCatalog, tokenizer: Tokenizer) 
             if region:
                 terms += [z for z in region.zh]
         terms += [str(y) for y in years]
+        terms += [a.lower() for a in re.findall(r"(?<![A-Za-z])[A-Z][A-Z0-9&]{1,7}(?![A-Za-z])", text)]
     return ParsedQuery(
         text=text,
         language=language,

@@ -29,6 +29,9 @@ class RetrievalWeights:
     metric: float = 0.35
     year_in_text: float = 0.1
     append_terms_to_query: bool = True
+    sentence_rescoring: float = 1.0
+    """Weight of the best-sentence score when re-ranking the top chunks (0 disables the stage)."""
+    rescoring_depth: int = 24
 
 
 @dataclass(frozen=True)
@@ -194,9 +197,34 @@ class Retriever:
         if allowed is not None:
             metas = {d: m for d, m in metas.items() if d in allowed}
         routing = route(query, metas, self.catalog)
+        if query.qtype == "comparison" and routing.doc_ids is None:
+            sides = self._comparison_sides(query, metas)
+            if len(sides) >= 2:
+                routing = Routing(frozenset(sides), None, routing.desired_period)
         if routing.doc_ids is None and allowed is not None:
             return Routing(allowed, routing.reason, routing.desired_period)
         return routing
+
+    def _comparison_sides(self, query: ParsedQuery, metas: dict[str, DocumentMeta]) -> set[str]:
+        """Reports a comparison is between: those of the named regions, and those the question singles out
+        by words found in no other report ("the district whose report mentions 木渎 and 太湖")."""
+        self.refresh()
+        sides = {d for d, m in metas.items() if query.regions and region_matches(m, query.regions, self.catalog)}
+        for d in metas:
+            if self.distinctive_terms(query, d):
+                sides.add(d)
+        return sides
+
+    def distinctive_terms(self, query: ParsedQuery, doc_id: str) -> list[str]:
+        """Question words (≥2 Chinese characters) that occur in this report and in no other."""
+        self.refresh()
+        words = [t for t in self.tokenizer.tokenize(query.text, bigrams=False) if len(t) >= 2 and not t.isascii()]
+        mine = self._doc_terms.get(doc_id, frozenset())
+        out = []
+        for t in dict.fromkeys(words):
+            if t in mine and not any(t in terms for d, terms in self._doc_terms.items() if d != doc_id):
+                out.append(t)
+        return out
 
     def search(self, query: ParsedQuery, k: int, routing: Routing) -> list[Hit]:
         """Top-k chunks of the routed documents, best first."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.evidence import Evidence
 from rag.extraction import extract_figure
@@ -19,7 +19,11 @@ def _upper_value(text: str) -> float | None:
 
 
 def answer_comparison(
-    query: ParsedQuery, ranked: Sequence[Evidence], terms: Sequence[str], hits: Sequence[Hit]
+    query: ParsedQuery,
+    ranked: Sequence[Evidence],
+    terms: Sequence[str],
+    hits: Sequence[Hit],
+    describe: Callable[[str, ParsedQuery], str | None] | None = None,
 ) -> Answer | None:
     """Which report states the higher (or lower) figure; None when two comparable figures aren't found."""
     from rag.generators.extractive import make_citation
@@ -48,15 +52,19 @@ def answer_comparison(
     want_low = bool(_LOWER.search(query.text))
     a_wins = (val_a < val_b) if want_low else (val_a > val_b)
     (win, win_fig), (lose, lose_fig) = ((ev_a, fig_a), (ev_b, fig_b)) if a_wins else ((ev_b, fig_b), (ev_a, fig_a))
+    def label(ev: Evidence) -> str:
+        meta = ev.hit.meta
+        if meta.region:
+            return meta.region if query.language == "zh" else english_region_name(meta.region)
+        described = describe(ev.hit.chunk.doc_id, query) if describe else None
+        return described or (f"《{meta.title}》" if query.language == "zh" else english_region_name(None))
+
+    label_w, label_l = label(win), label(lose)
     if query.language == "zh":
-        label_w = win.hit.meta.region or f"《{win.hit.meta.title}》"
-        label_l = lose.hit.meta.region or f"《{lose.hit.meta.title}》"
         text = f"{label_w}({win_fig}[1])高于{label_l}({lose_fig}[2])。" if not want_low else (
             f"{label_w}({win_fig}[1])低于{label_l}({lose_fig}[2])。"
         )
     else:
-        label_w = english_region_name(win.hit.meta.region)
-        label_l = english_region_name(lose.hit.meta.region)
         rel = "lower" if want_low else "higher"
         text = f"{label_w}: {win_fig} [1], {rel} than {label_l}: {lose_fig} [2]."
     citations = (make_citation(1, win), make_citation(2, lose))

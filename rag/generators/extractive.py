@@ -87,7 +87,9 @@ class ExtractiveGenerator:
         *,
         min_coverage: float = 0.5,
         max_hits: int = 6,
+        describe: Callable[[str, ParsedQuery], str | None] | None = None,
     ) -> None:
+        self.describe = describe
         self.tokenizer = tokenizer
         self.term_weight = term_weight
         self.region_words = region_words
@@ -105,7 +107,7 @@ class ExtractiveGenerator:
         if query.qtype == "comparison":
             from rag.generators.comparison import answer_comparison
 
-            compared = answer_comparison(query, ranked, terms, hits)
+            compared = answer_comparison(query, ranked, terms, hits, self.describe)
             if compared is not None:
                 return compared
         if query.metrics and not any(e.has_metric for e in ranked):
