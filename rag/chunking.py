@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -91,7 +92,7 @@ def _paragraphs(text: str) -> list[Span]:
         line_start = pos
         pos += len(line) + 1
         cut_points = [0] + [m.end() for m in _INLINE_HEADING.finditer(line)] + [len(line)]
-        for a, b in zip(cut_points, cut_points[1:], strict=False):
+        for a, b in itertools.pairwise(cut_points):
             out.extend(_trimmed(line, a, b, line_start))
     return out
 
@@ -194,7 +195,7 @@ def chunk_document(document: Document, *, chunk_size: int = 240, overlap: int = 
     sentences = _bounded(document_sentences(text), chunk_size * 2)
     for sentence, period in zip(sentences, assign_periods(sentences), strict=True):
         last = group[-1][0] if group else None
-        if last is not None and (last.section != sentence.section and not last.is_heading or group[-1][1] != period):
+        if last is not None and ((last.section != sentence.section and not last.is_heading) or group[-1][1] != period):
             flush()
             group = []
         elif group and sentence.end - group[0][0].start > chunk_size:

@@ -13,13 +13,12 @@ from rag.query import match_glossary
 from rag.types import Hit, ParsedQuery
 
 _INTENT_WORDS = frozenset(
-    "目标 预期 计划 力争 安排 实际 实现 完成 达到 全年 已经 共有 共 多少 新 一年 新一年 当年 上一年 要 将 提出".split()
+    ["目标", "预期", "计划", "力争", "安排", "实际", "实现", "完成", "达到", "全年", "已经", "共有", "共", "多少", "新", "一年", "新一年", "当年", "上一年", "要", "将", "提出"]
 )
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 # Words that locate a report rather than a fact: they say nothing about which sentence answers.
 _GENERIC = frozenset(
-    "政府 工作 报告 政府工作报告 区政府 提出 提及 总结 年度 意见 设定 要求 全区 当年 新 一年 这 该 中 里 "
-    "海珠 district report government work annual plan according".split()
+    ["政府", "工作", "报告", "政府工作报告", "区政府", "提出", "提及", "总结", "年度", "意见", "设定", "要求", "全区", "当年", "新", "一年", "这", "该", "中", "里", "海珠", "district", "report", "government", "work", "annual", "plan", "according"]
 )
 
 
@@ -71,7 +70,7 @@ def content_terms(query: ParsedQuery, tokenizer: Tokenizer, region_words: Sequen
         tokens = [t for t in tokenizer.tokenize(text, bigrams=False) if keep(t)]
         # Search-mode segmentation yields 地区/生产/总值 beside 地区生产总值: keep the longest.
         tokens = [t for t in tokens if not any(t != o and t in o for o in tokens)]
-        zh_groups = [(t,) for t in dict.fromkeys(tokens)]
+        zh_groups: list[tuple[str, ...]] = [(t,) for t in dict.fromkeys(tokens)]
         return [metric_group, *zh_groups] if metric_group else zh_groups
     groups: list[tuple[str, ...]] = [metric_group] if metric_group else []
     for entry in match_glossary(text, query.language):

@@ -115,7 +115,7 @@ def extract_definition(sentence: str, query: ParsedQuery, terms: Sequence[str]) 
     if not named:
         return None
     start = m.end()
-    body = sentence[start:].rstrip("。.;;,, ")
+    body = sentence[start:].rstrip("。.;,， ")
     lead = len(body) - len(body.lstrip(" “\""))
     body = body.strip(" “”\"")
     if not body:
@@ -161,9 +161,9 @@ def extract_cloze(sentence: str, query: ParsedQuery) -> Span | None:
         head = stem[-2:]
         head_pos = sentence.find(head)
         if len(head) == 2 and head_pos > 0:
-            anchor = _rightmost_common(stem[:-2], sentence[:head_pos], 2)
-            if anchor is not None:
-                start, end = anchor, head_pos
+            anchor_end = _rightmost_common(stem[:-2], sentence[:head_pos], 2)
+            if anchor_end is not None:
+                start, end = anchor_end, head_pos
     if start is None or end is None or end <= start:
         return None
     raw = sentence[start:end]

@@ -17,9 +17,7 @@ from numpy.typing import NDArray
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 _STOPWORDS = frozenset(
-    "的 了 和 与 及 是 在 为 对 把 将 等 年 中 上 下 并 也 都 就 而 或 其 之 以 于 由 从 被 让 向 这 那 个 "
-    "what which who how many much did does do was were is are the a an of in for to and or by on at as "
-    "its it their this that with from be been has have had what's 多少 什么 哪个 哪些 哪 吗 呢 是否 怎么 如何".split()
+    ["的", "了", "和", "与", "及", "是", "在", "为", "对", "把", "将", "等", "年", "中", "上", "下", "并", "也", "都", "就", "而", "或", "其", "之", "以", "于", "由", "从", "被", "让", "向", "这", "那", "个", "what", "which", "who", "how", "many", "much", "did", "does", "do", "was", "were", "is", "are", "the", "a", "an", "of", "in", "for", "to", "and", "or", "by", "on", "at", "as", "its", "it", "their", "this", "that", "with", "from", "be", "been", "has", "have", "had", "what's", "多少", "什么", "哪个", "哪些", "哪", "吗", "呢", "是否", "怎么", "如何"]
 )
 
 
@@ -81,7 +79,7 @@ class BM25:
         for tok, plist in postings.items():
             rows = np.array([r for r, _ in plist], dtype=np.int64)
             tfs = np.array([t for _, t in plist], dtype=np.float32)
-            self._postings[tok] = (rows, tfs * (k1 + 1) / (tfs + norm[rows]))
+            self._postings[tok] = (rows, (tfs * (k1 + 1) / (tfs + norm[rows])).astype(np.float32))
             df = len(plist)
             self._idf[tok] = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 

@@ -14,14 +14,14 @@ from embeddings.base import Embedder, load_embedder
 from rag.chunking import chunk_document
 from rag.conversation import resolve_follow_up
 from rag.errors import InvalidQuestionError
-from rag.generators.base import Generator
 from rag.evidence import content_terms, rescore_hits
+from rag.generators.base import Generator
 from rag.generators.extractive import ExtractiveGenerator, desired_periods, refusal
 from rag.glossary import RegionCatalog, domain_words, static_regions
 from rag.index import IndexStore, index_exists, load_index, save_index
 from rag.lexical import Tokenizer
 from rag.query import parse_question
-from rag.retrieval import Retriever, RetrievalWeights, Routing
+from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
 from rag.types import (
     Answer,
@@ -207,18 +207,19 @@ class Pipeline:
                 query = self.parse(resolved)
         result = self._search(query, self.top_k, filters, t0)
         t1 = time.perf_counter()
+        answer: Answer | None = None
         if result.reason or not result.hits:
             answer = refusal(query, result.reason or "no passages", result.hits)
             yield answer.answer
         else:
             assert self.generator is not None
-            answer = None
             for item in self.generator.stream(query, result.hits):
                 if isinstance(item, Answer):
                     answer = item
                 else:
                     yield item
-            assert answer is not None
+        if answer is None:
+            raise RuntimeError("the generator ended its stream without an Answer")
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         yield Answer(
@@ -294,7 +295,7 @@ def _progress(total: int, enabled: bool) -> Iterator[_NullBar]:
     from tqdm import tqdm
 
     with tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True) as bar:
-        yield bar  # type: ignore[misc]
+        yield bar
 
 
 def load_pipeline(settings: Settings, *, index_dir: Path | None = None) -> Pipeline:
