@@ -501,7 +501,12 @@ def run_self_test(model_dir: Path) -> dict[str, object]:
         raise ModelUnavailableError(
             f"sentence-transformers is needed to load the converted model: {exc}"
         ) from exc
-    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    try:
+        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelUnavailableError(
+            f"the converted e5-small does not load with sentence-transformers: {exc}"
+        ) from exc
     tokenizer = model.tokenizer
     cosines: list[float] = []
     count_mismatches: list[str] = []
@@ -783,6 +788,12 @@ def ensure_converted_model(cache_dir: Path) -> Path:
     """
     source = _locate_source()
     target = cache_dir / MODEL_DIRNAME
-    return ensure_verified_dir(
-        target, provenance=source.provenance, build=lambda d: convert(source.path, source.sha256, d)
-    )
+    try:
+        return ensure_verified_dir(
+            target, provenance=source.provenance, build=lambda d: convert(source.path, source.sha256, d)
+        )
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"cannot build the model cache in {cache_dir} ({exc}); point RAG_CACHE_DIR at a writable directory "
+            "with 0.5 GB free"
+        ) from exc

@@ -358,6 +358,13 @@ def test_concurrent_callers_build_once(tmp_path: Path) -> None:
     assert results == [tmp_path / "model"] * 3
 
 
+def test_unwritable_cache_dir_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    with pytest.raises(ModelUnavailableError, match="RAG_CACHE_DIR"):
+        ensure_converted_model(blocker / "cache")
+
+
 def test_sbert_embedder_names_a_missing_path(tmp_path: Path) -> None:
     embedder = SentenceTransformerEmbedder(tmp_path / "nowhere", model_id="x")
     assert embedder.model_id == "x"
