@@ -319,6 +319,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None) -> Pipel
         chunk_size=store.manifest.chunk_size,
         chunk_overlap=store.manifest.chunk_overlap,
         top_k=settings.top_k,
+        weights=RetrievalWeights.from_overrides(settings.retrieval_weights),
     )
     if settings.generator != "extractive":
         from rag.generators.factory import load_generator

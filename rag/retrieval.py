@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,19 @@ class RetrievalWeights:
     sentence_rescoring: float = 1.0
     """Weight of the best-sentence score when re-ranking the top chunks (0 disables the stage)."""
     rescoring_depth: int = 24
+    routing: bool = True
+    """Automatic metadata routing (region/year/intent); off only for ablations."""
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, float]) -> RetrievalWeights:
+        """Defaults with some fields replaced (unknown names are an error)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown retrieval weight(s) {sorted(unknown)}; known: {sorted(known)}")
+        base = cls()
+        values = {f.name: type(getattr(base, f.name))(overrides[f.name]) for f in fields(cls) if f.name in overrides}
+        return replace(base, **values)
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,7 @@ class Retriever:
         self._bm25: BM25 | None = None
         self._doc_rows: dict[str, NDArray[np.int64]] = {}
         self._doc_terms: dict[str, frozenset[str]] = {}
+        self._doc_df: dict[str, int] = {}
         self._faiss: object | None = None
 
     def refresh(self) -> None:
@@ -156,6 +170,11 @@ class Retriever:
             terms.setdefault(chunk.doc_id, set()).update(self.store.tokens[i])
         self._doc_rows = {d: np.array(r, dtype=np.int64) for d, r in rows.items()}
         self._doc_terms = {d: frozenset(t) for d, t in terms.items()}
+        df: dict[str, int] = {}
+        for doc_terms in self._doc_terms.values():
+            for t in doc_terms:
+                df[t] = df.get(t, 0) + 1
+        self._doc_df = df
         flat = faiss.IndexFlatIP(self.store.manifest.dimension)
         if len(self.store.vectors):
             flat.add(np.ascontiguousarray(self.store.vectors, dtype=np.float32))
@@ -196,8 +215,8 @@ class Retriever:
         metas = self.metas()
         if allowed is not None:
             metas = {d: m for d, m in metas.items() if d in allowed}
-        routing = route(query, metas, self.catalog)
-        if query.qtype == "comparison" and routing.doc_ids is None:
+        routing = route(query, metas, self.catalog) if self.weights.routing else Routing(None)
+        if self.weights.routing and query.qtype == "comparison" and routing.doc_ids is None:
             sides = self._comparison_sides(query, metas)
             if len(sides) >= 2:
                 routing = Routing(frozenset(sides), None, routing.desired_period)
@@ -222,7 +241,7 @@ class Retriever:
         mine = self._doc_terms.get(doc_id, frozenset())
         out = []
         for t in dict.fromkeys(words):
-            if t in mine and not any(t in terms for d, terms in self._doc_terms.items() if d != doc_id):
+            if t in mine and self._doc_df.get(t, 0) == 1:
                 out.append(t)
         return out
 
@@ -269,7 +288,7 @@ class Retriever:
         for d, terms in self._doc_terms.items():
             s = 0.0
             for t in tokens & terms:
-                df = sum(1 for other in self._doc_terms.values() if t in other)
+                df = self._doc_df[t]
                 s += math.log(1 + n_docs / df) if df < n_docs else 0.0
             doc_score[d] = s
         top = max(doc_score.values(), default=0.0)

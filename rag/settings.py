@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=1, ge=0, le=10, description="Sentences repeated between neighbouring chunks.")
 
     top_k: int = Field(default=8, ge=1, le=100, description="Passages handed to the answerer.")
+    retrieval_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Overrides of rag.retrieval.RetrievalWeights for ablations, e.g. {"sentence_rescoring": 0, "routing": 0}.',
+    )
     reranker: Literal["none", "cross-encoder"] = "none"
     reranker_model_path: Path | None = None
 

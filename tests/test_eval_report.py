@@ -163,15 +163,21 @@ def test_gate_fails_below_threshold() -> None:
     assert not any("rejection_rate" in f or "false_refusal_rate" in f or "lang=fr" in f for f in failures)
 
 
-def test_gate_passes_with_shipped_thresholds() -> None:
-    report = make_report()
-    assert check_thresholds(report["summary"], load_thresholds(), report["by_lang"]) == []  # type: ignore[arg-type]
+def test_shipped_thresholds_name_real_metrics_and_reject_a_weak_report() -> None:
+    shipped = load_thresholds()
+    names = set(shipped["overall"]) | {k for lang in shipped["by_lang"].values() for k in lang}
+    names |= set(shipped["max"]["overall"])
+    assert names <= set(SUMMARY_KEYS)
+    report = make_report()  # the hand-made report is mediocre (accuracy 0.5): the real gate must fail it
+    assert check_thresholds(report["summary"], shipped, report["by_lang"])  # type: ignore[arg-type]
 
 
 def test_gate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_reports(make_report(), tmp_path)
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"overall": {"answer_accuracy": 0.99}}))
-    assert gate_main([str(tmp_path / "report.json")]) == 0
+    lenient = tmp_path / "lenient.json"
+    lenient.write_text(json.dumps({"overall": {"answer_accuracy": 0.1}}))
+    assert gate_main([str(tmp_path / "report.json"), "--thresholds", str(lenient)]) == 0
     assert gate_main([str(tmp_path / "report.json"), "--thresholds", str(strict)]) == 1
     assert "answer_accuracy" in capsys.readouterr().err
