@@ -99,12 +99,16 @@ def route(query: ParsedQuery, metas: dict[str, DocumentMeta], catalog: RegionCat
             kinds = [k for y in query.years if (k := year_relevance(m, y))]
             if kinds:
                 covering[d] = _pick_period(kinds, query.intent)
+        want_kind = {"target": "plan", "achieved": "review"}.get(query.intent)
+        if want_kind and any(k == want_kind for k in covering.values()):
+            # A target question goes to the report that plans the year, not to later ones reviewing it.
+            covering = {d: k for d, k in covering.items() if k == want_kind}
         if covering:
             desired = covering
             if hard and query.regions:
                 candidates = {d: candidates[d] for d in covering}
         elif hard and query.regions:
-            if unknown:
+            if unknown and len(unknown) == len(candidates):
                 candidates = {d: candidates[d] for d in unknown}
             else:
                 places = "、".join(query.regions)

@@ -168,10 +168,15 @@ def test_question_without_region_or_year_is_not_routed(routed: Route) -> None:
     assert set(r.desired_period.values()) == {"review"}
 
 
-def test_named_region_keeps_its_reports_of_unknown_year(parse: Callable[[str], ParsedQuery]) -> None:
+def test_undated_report_is_used_only_when_the_region_has_no_dated_one(parse: Callable[[str], ParsedQuery]) -> None:
+    # With dated reports of the region that do not cover the year, an undated document (often a resolution or
+    # a page whose year could not be read) is not trusted to cover it: refuse rather than guess.
     metas = {"a": DocumentMeta(title="海珠区工作意见", region="海珠区"), **METAS}
     catalog = RegionCatalog(list(metas.values()))
     r = route(parse("海珠区2019年地区生产总值增长目标是多少?"), metas, catalog)
+    assert r.doc_ids == frozenset() and r.reason is not None and "2019" in r.reason
+    only_undated = {"a": metas["a"], "b": DocumentMeta(title="沙河口区报告", region="沙河口区", year=2016)}
+    r = route(parse("海珠区2019年地区生产总值增长目标是多少?"), only_undated, RegionCatalog(list(only_undated.values())))
     assert r.doc_ids == frozenset({"a"}) and r.reason is None
 
 

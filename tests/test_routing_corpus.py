@@ -156,10 +156,7 @@ ROUTED = [
         "2018年国务院政府工作报告中国内生产总值增长目标?", NAT_2018, id="national-2018-zh",
         marks=pytest.mark.xfail(strict=True, reason=_RESOLUTION_BUG),
     ),
-    pytest.param(
-        "What was China's GDP growth target for 2013?", NAT_2013, id="national-2013-en",
-        marks=pytest.mark.xfail(strict=True, reason=_FIVE_YEAR_REVIEW_BUG.format(year=2013, later=2018)),
-    ),
+    pytest.param("What was China's GDP growth target for 2013?", NAT_2013, id="national-2013-en"),
     pytest.param("2025年内蒙古自治区地区生产总值增长目标是多少?", INNER_MONGOLIA, id="inner-mongolia-zh"),
     pytest.param("What GDP growth target did Inner Mongolia set for 2025?", INNER_MONGOLIA, id="inner-mongolia-en"),
     pytest.param("2025年西藏地区生产总值预期增长多少?", TIBET, id="tibet-zh"),
@@ -172,7 +169,6 @@ ROUTED = [
     pytest.param(
         "What GDP growth target did the State Council set in its 2008 government work report?", NAT_2008,
         id="national-2008-en",
-        marks=pytest.mark.xfail(strict=True, reason=_FIVE_YEAR_REVIEW_BUG.format(year=2008, later=2013)),
     ),
 ]
 
@@ -199,7 +195,6 @@ UNROUTED = [
     pytest.param("What GDP growth target did Guangdong set for 2019?", "2019", id="guangdong-2019-not-indexed"),
     pytest.param(
         "1990年国务院政府工作报告提出的国民生产总值增长目标是多少?", "1990", id="national-1990-not-indexed",
-        marks=pytest.mark.xfail(strict=True, reason=_UNDATED_FALLBACK_BUG),
     ),
 ]
 
