@@ -15,6 +15,7 @@ from rag.types import Hit, ParsedQuery
 _INTENT_WORDS = frozenset(
     ["目标", "预期", "计划", "力争", "安排", "实际", "实现", "完成", "达到", "全年", "已经", "共有", "共", "多少", "新", "一年", "新一年", "当年", "上一年", "要", "将", "提出"]
 )
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?=年)")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 # Words that locate a report rather than a fact: they say nothing about which sentence answers.
 _GENERIC = frozenset(
@@ -36,6 +37,10 @@ class Evidence:
     """Share (idf-weighted) of the question's content words found in the sentence or its section heading."""
     has_metric: bool
     period_ok: bool
+    key_term: bool = True
+    """The question's most distinctive concept (highest idf) is in the sentence or its section."""
+    year_conflict: bool = False
+    """The sentence names years, none of them the one asked about (a 2023 figure for a 2022 question)."""
 
 
 _PAREN_LOCATOR = re.compile(r"[(（][^()（）]*(?:年|届|[A-Z][a-z]+)[^()（）]*[)）]")
@@ -112,7 +117,11 @@ def rank_evidence(
             text = span.text
             context = chunk.section.split(" > ")[0]
             lower = text.lower()
-            matched = sum(w for g, w in weights if any(t in lower or t in context for t in g))
+            hits_g = [any(t in lower or t in context for t in g) for g, _ in weights]
+            matched = sum(w for (g, w), h in zip(weights, hits_g, strict=True) if h)
+            key_term = not weights or hits_g[max(range(len(weights)), key=lambda i: weights[i][1])]
+            years_here = set(_YEAR.findall(text)) | set(_YEAR.findall(chunk.section))
+            year_conflict = bool(query.years) and bool(years_here) and not (years_here & {str(y) for y in query.years})
             has_metric = bool(query.metrics) and any(m in text for m in query.metrics)
             coverage = matched / total if total else (1.0 if has_metric else 0.0)
             want = desired_period.get(chunk.doc_id)
@@ -128,7 +137,9 @@ def rank_evidence(
                 score += 0.15
             if query.qtype == "date" and (DATE.search(text) or "起施行" in text):
                 score += 0.3
-            out.append(Evidence(hit, text, span.start, span.end, score, coverage, has_metric, period_ok))
+            out.append(
+                Evidence(hit, text, span.start, span.end, score, coverage, has_metric, period_ok, key_term, year_conflict)
+            )
     out.sort(key=lambda e: -e.score)
     return out
 

@@ -115,14 +115,19 @@ class ExtractiveGenerator:
         for evidence in ranked[:8]:
             if evidence.coverage < self.min_coverage or not evidence.period_ok:
                 continue
+            if not evidence.key_term or evidence.year_conflict:
+                continue
             if query.metrics and not evidence.has_metric:
                 continue
             span, short = self._extract(query, evidence, terms)
             if span is None:
-                if query.qtype in ("numeric", "date", "yes_no") or query.metrics:
+                # Quoting a whole sentence as "the answer" is only honest when it plainly matches the question.
+                if query.qtype in ("numeric", "date", "yes_no") or query.metrics or evidence.coverage < 0.8:
+                    continue
+                if len(evidence.text) > 80:
                     continue
                 span = Span(evidence.text, 0, len(evidence.text))
-                short = evidence.text[:80]
+                short = evidence.text
             return self._answer(query, evidence, span, short, hits)
         reason = "the figure is not stated" if ranked and ranked[0].coverage >= self.min_coverage else "low confidence"
         return refusal(query, reason, hits)
@@ -158,9 +163,11 @@ class ExtractiveGenerator:
             clause = extract_clause(s, query, terms) or Span(s, 0, len(s))
             word = ("Yes" if verdict else "No") if query.language == "en" else ("是" if verdict else "否")
             return clause, word
-        span = extract_figure(s, query, terms)
-        if span is None and qtype == "other":
+        if qtype == "other":
+            # No quantity was asked for: never answer with a stray number from the sentence.
             span = extract_cloze(s, query) if query.language == "zh" else None
+            return span, span.text if span else ""
+        span = extract_figure(s, query, terms)
         if span is None:
             return None, ""
         short = span.text
