@@ -73,9 +73,10 @@ def extract_figure(sentence: str, query: ParsedQuery, terms: Sequence[str]) -> S
         if _PLACEHOLDER.search(sentence[c_start:c_end]):
             return None  # the figure was anonymised away ("新增注册商标XX件")
         pool = [f for f in figures if c_start <= f.start < c_end]
-        if not pool and idx + 1 < len(spans) and _CONNECTOR.match(sentence[spans[idx + 1][0] : spans[idx + 1][1]]):
+        if idx + 1 < len(spans) and _CONNECTOR.match(sentence[spans[idx + 1][0] : spans[idx + 1][1]]):
+            # "地区生产总值1740.31亿元,同比增长7.6%": the next clause continues the same subject.
             n_start, n_end = spans[idx + 1]
-            pool = [f for f in figures if n_start <= f.start < n_end]
+            pool += [f for f in figures if n_start <= f.start < n_end]
         for f in pool:
             score = 0.0
             if measure:

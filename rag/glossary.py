@@ -100,6 +100,10 @@ class RegionCatalog:
             region = region_from_meta(meta)
             if region and region.name not in regions:
                 regions[region.name] = region
+            elif region and region.parent and regions[region.name].parent is None:
+                # A later report may name the parent city an earlier one did not.
+                known = regions[region.name]
+                regions[region.name] = Region(known.name, known.zh, known.en, region.parent)
             if region and region.parent and region.parent not in regions:
                 stem = region_stem(region.parent)
                 regions[region.parent] = Region(region.parent, (region.parent, stem), (pinyin_name(stem),))

@@ -83,10 +83,10 @@ def detect_qtype(text: str, language: Language, n_regions: int) -> str:
             return "comparison"
         if re.search(r"什么时候|何时|哪一天|哪天|日期|哪一年|哪年|起施行|何日", text):
             return "date"
-        if re.search(r"多少|几[个项所名条家张栋次倍年]|增速|增长率|比例|比重|百分之|多高|多大", text):
-            return "numeric"
         if re.search(r"是否|有没有|吗[?？]?$|是不是", text):
             return "yes_no"
+        if re.search(r"多少|几[个项所名条家张栋次倍年]|增速|增长率|比例|比重|百分之|多高|多大", text):
+            return "numeric"
         if re.search(r"哪些|有哪|哪[几两三四五六七八九十]|分别是|包括什么|包括哪", text):
             return "list"
         if re.search(r"指什么|是指|什么意思|含义|是什么$|是什么[?？]", text):
@@ -107,7 +107,7 @@ def detect_qtype(text: str, language: Language, n_regions: int) -> str:
         return "numeric"
     if re.search(r"what does .* (refer|mean|stand)|what is meant|refer to|stand for|definition", lower):
         return "definition"
-    if re.search(r"what are|which .*s\b.*\?$|list", lower):
+    if re.search(r"what are|\blist\b", lower):
         return "list"
     if re.search(r"\bwhich\b|\bwhat\b|\bwho\b", lower):
         return "entity"

@@ -63,12 +63,6 @@ def test_amount_when_the_question_asks_for_money(parse: Parse) -> None:
     assert span.text == "1740.31亿元"
 
 
-@pytest.mark.xfail(
-    reason="extraction: extract_figure only looks at the next clause ('同比(下同)增长7.6%') when the metric's clause has "
-    "no figure at all; here it holds the amount 1740.31亿元 (wrong unit, score < -1.5), so a growth question gets None "
-    "and the extractive answerer falls through to the 2018 target 7.7%左右 or refuses",
-    strict=True,
-)
 @pytest.mark.parametrize("question", ["海珠区2017年地区生产总值增长多少?", "What was Haizhu's actual GDP growth in 2017?"])
 def test_growth_rate_in_the_clause_after_the_amount(parse: Parse, question: str) -> None:
     span = _check(RESULTS, extract_figure(RESULTS, parse(question), []))

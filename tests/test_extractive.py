@@ -76,11 +76,6 @@ def test_answers_over_the_samples(hashing_pipeline: Pipeline, question: str, sho
     assert short in answer.citations[0].quote
 
 
-@pytest.mark.xfail(
-    reason="extraction/extractive: the 7.6% growth stands in the clause after '实现地区生产总值1740.31亿元', which "
-    "extract_figure skips; the answerer then takes the next sentence and answers with the 2018 *target* 7.7%左右",
-    strict=True,
-)
 def test_haizhu_2017_gdp_growth_is_the_result_not_the_next_target(hashing_pipeline: Pipeline) -> None:
     answer = hashing_pipeline.ask("海珠区2017年地区生产总值增长多少?")
     assert not answer.refused and answer.short_answer == "7.6%"

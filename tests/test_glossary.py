@@ -137,11 +137,6 @@ def test_intent_words_by_language() -> None:
     assert "target" in words["target"]["en"]
 
 
-@pytest.mark.xfail(
-    reason="glossary: RegionCatalog.__init__ keeps the first Region per name, so a parent_region given only by a later "
-    "report of the same region is lost (data/reports: 000 海珠区 has none, 001 海珠区 has 广州市)",
-    strict=True,
-)
 def test_parent_is_kept_whichever_report_comes_first() -> None:
     catalog = RegionCatalog([DocumentMeta(title="政府年度工作意见", region="海珠区", year=2008), HAIZHU])
     assert catalog.parent_of("海珠区") == "广州市"

@@ -145,20 +145,10 @@ def test_question_types(parse: Parse, question: str, qtype: str) -> None:
     assert parse(question).qtype == qtype
 
 
-@pytest.mark.xfail(
-    reason="query: detect_qtype tests the numeric cues (增速/增长率/比例…) before 是否, so a Chinese yes/no question "
-    "that names a rate is numeric, while its English twin ('Did … exceed 7%?') is yes_no",
-    strict=True,
-)
 def test_chinese_yes_no_question_about_a_rate(parse: Parse) -> None:
     assert parse("海珠区2017年地区生产总值增速是否超过7%?").qtype == "yes_no"
 
 
-@pytest.mark.xfail(
-    reason="query: the English list pattern r'which .*s\\b.*\\?$' takes any word ending in s ('was', 'is', 'has') "
-    "for a plural noun, so 'Which island was relocated in 2008?' is typed list instead of entity",
-    strict=True,
-)
 def test_which_question_with_was_is_an_entity_question(parse: Parse) -> None:
     assert parse("Which island was relocated in 2008?").qtype == "entity"
 
