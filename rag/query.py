@@ -128,6 +128,25 @@ def _fact_years_first(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(facts + [y for y in years if y in report]))
 
 
+_ZH_PLACE = re.compile(r"^(?:广州市|[\u4e00-\u9fff]{2,3}[市省])?([\u4e00-\u9fff]{2,3}[区县市省])")
+_EN_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?) (District|County|City|Province)\b")
+_NOT_PLACES = frozenset(["全区", "本区", "我区", "该区", "城区", "各区", "全市", "本市", "我市", "全省", "本省", "我省", "全县", "本县", "辖区", "园区", "社区"])
+
+
+def unknown_places(text: str, catalog: RegionCatalog, known: tuple[str, ...]) -> tuple[str, ...]:
+    """Places named at the start of a Chinese question, or as "X District" in English, that match no region."""
+    if known:
+        return ()
+    out: list[str] = []
+    m = _ZH_PLACE.match(text)
+    if m and m.group(1) not in _NOT_PLACES and not catalog.find(m.group(1)):
+        out.append(m.group(1))
+    for m in _EN_PLACE.finditer(text):
+        if not catalog.find(m.group(1)):
+            out.append(m.group(0))
+    return tuple(out)
+
+
 def parse_question(question: str, catalog: RegionCatalog, tokenizer: Tokenizer) -> ParsedQuery:
     """Understand a question well enough to route and score passages."""
     text = unicodedata.normalize("NFKC", question).strip()
@@ -152,6 +171,7 @@ def parse_question(question: str, catalog: RegionCatalog, tokenizer: Tokenizer) 
         text=text,
         language=language,
         regions=regions,
+        unknown_places=unknown_places(text, catalog, regions),
         years=years,
         intent=detect_intent(text, language),
         intent_explicit=bool(_EXPLICIT_INTENT.search(text)),

@@ -81,6 +81,8 @@ def route(query: ParsedQuery, metas: dict[str, DocumentMeta], catalog: RegionCat
     """Restrict to the reports a question names; say why none fits when so."""
     candidates = dict(metas)
     hard = query.qtype != "comparison"
+    if query.unknown_places:
+        return Routing(frozenset(), reason=f"no indexed report covers {'、'.join(query.unknown_places)}")
     if query.regions:
         named = {d: m for d, m in candidates.items() if region_matches(m, query.regions, catalog)}
         if not named:

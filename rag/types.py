@@ -93,6 +93,8 @@ class ParsedQuery:
     text: str
     language: Language
     regions: tuple[str, ...] = ()
+    unknown_places: tuple[str, ...] = ()
+    """Places the question names that no indexed report is about (天河区, "Tianhe District")."""
     years: tuple[int, ...] = ()
     intent: Intent = "any"
     intent_explicit: bool = False

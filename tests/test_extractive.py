@@ -142,12 +142,6 @@ def test_region_not_indexed_is_refused(hashing_pipeline: Pipeline, question: str
     assert "北京市" in answer.answer
 
 
-@pytest.mark.xfail(
-    reason="query/glossary: RegionCatalog knows only the static provinces and the indexed reports' regions, so an "
-    "unindexed district (天河区, Tianhe District) is not recognised (regions=()), nothing is routed, and the answer "
-    "is Haizhu's 7.7%左右 instead of a refusal naming the district",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "question", ["天河区2018年地区生产总值增长目标是多少?", "What was Tianhe District's 2018 GDP target?"]
 )

@@ -154,11 +154,6 @@ def test_remove(hashing_settings: Settings, reports: Path) -> None:
     assert [d.doc_id for d in load_pipeline(hashing_settings).documents()] == ["shahekou.txt"]
 
 
-@pytest.mark.xfail(
-    reason="query/glossary: once 海珠区's only report is removed, RegionCatalog no longer knows 海珠区, the question "
-    "parses with regions=() and is answered from 沙河口区's report (6.5-7%) instead of being refused",
-    strict=True,
-)
 def test_question_about_a_removed_region_is_refused(hashing_settings: Settings, reports: Path) -> None:
     pipeline = load_pipeline(hashing_settings)
     pipeline.ingest([reports])
