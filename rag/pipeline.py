@@ -21,6 +21,7 @@ from rag.glossary import RegionCatalog, domain_words, static_regions
 from rag.index import IndexStore, index_exists, load_index, save_index
 from rag.lexical import Tokenizer
 from rag.query import parse_question
+from rag.reranking import NoopReranker, Reranker, load_reranker
 from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
 from rag.types import (
@@ -57,6 +58,7 @@ class Pipeline:
     checkpoint_seconds: float = 30.0
     weights: RetrievalWeights = field(default_factory=RetrievalWeights)
     generator: Generator | None = None
+    reranker: Reranker = field(default_factory=NoopReranker)
     tokenizer: Tokenizer = field(init=False)
     retriever: Retriever = field(init=False)
     extractive: ExtractiveGenerator = field(init=False)
@@ -181,6 +183,7 @@ class Pipeline:
                     query, hits, groups, self._term_weight, desired_periods(query, hits),
                     weight=self.weights.sentence_rescoring,
                 )
+            hits = self.reranker.rerank(query.text, hits)
             hits = _diversify(hits, k) if query.qtype == "comparison" else hits[:k]
         routed = tuple(sorted(routing.doc_ids)) if routing.doc_ids is not None else ()
         elapsed = (time.perf_counter() - t0) * 1000
@@ -320,6 +323,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None) -> Pipel
         chunk_overlap=store.manifest.chunk_overlap,
         top_k=settings.top_k,
         weights=RetrievalWeights.from_overrides(settings.retrieval_weights),
+        reranker=load_reranker(settings.reranker, settings.reranker_model_path),
     )
     if settings.generator != "extractive":
         from rag.generators.factory import load_generator
