@@ -152,10 +152,10 @@ def extract_cloze(sentence: str, query: ParsedQuery) -> Span | None:
     start: int | None = None
     end: int | None = None
     if len(right_clean) >= 2:
-        anchor = _longest_suffix_in(left.rstrip("是为的"), sentence, 2)
+        anchor = _longest_edge_in(left.rstrip("是为的"), sentence, 2, from_end=True)
         if anchor is not None:
             start = anchor[1]
-            found = _longest_prefix_in(right_clean, sentence[start:], 2)
+            found = _longest_edge_in(right_clean, sentence[start:], 2, from_end=False)
             end = start + found[0] if found is not None else None
     else:
         stem = left.rstrip("是为的")
@@ -187,18 +187,10 @@ def _rightmost_common(text: str, sentence: str, min_len: int) -> int | None:
     return None
 
 
-def _longest_suffix_in(text: str, sentence: str, min_len: int) -> tuple[int, int] | None:
+def _longest_edge_in(text: str, sentence: str, min_len: int, *, from_end: bool) -> tuple[int, int] | None:
+    """(start, end) in sentence of the longest prefix (or suffix) of text, up to 12 characters, found there."""
     for n in range(min(len(text), 12), min_len - 1, -1):
-        piece = text[-n:]
-        pos = sentence.find(piece)
-        if pos >= 0:
-            return pos, pos + n
-    return None
-
-
-def _longest_prefix_in(text: str, sentence: str, min_len: int) -> tuple[int, int] | None:
-    for n in range(min(len(text), 12), min_len - 1, -1):
-        piece = text[:n]
+        piece = text[-n:] if from_end else text[:n]
         pos = sentence.find(piece)
         if pos >= 0:
             return pos, pos + n

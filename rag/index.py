@@ -210,12 +210,12 @@ def save_index(store: IndexStore, index_dir: Path) -> Path:
         for f in tmp.iterdir():
             _fsync(f)
         os.replace(tmp, final)
-        _fsync_dir(index_dir)
+        _fsync(index_dir)
         pointer_tmp = index_dir / f".{_CURRENT}.{os.getpid()}"
         pointer_tmp.write_text(final.name, encoding="utf-8")
         _fsync(pointer_tmp)
         os.replace(pointer_tmp, index_dir / _CURRENT)
-        _fsync_dir(index_dir)
+        _fsync(index_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -245,10 +245,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync(path)
 
 
 def _document_to_json(doc: Document) -> dict[str, Any]:
