@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_UNITS = ["个百分点", "万平方米", "平方公里", "平方米", "亿美元", "万美元", "亿元", "万元", "千元", "元", "亿手", "万手", "万人次", "人次", "万人", "万户", "万亩", "万吨", "万千瓦", "千瓦时", "千瓦", "公顷", "公里", "千米", "标准箱", "亿", "万", "%", "‰", "倍", "人", "名", "条", "项", "个", "所", "张", "家", "栋", "幢", "户", "套", "台", "辆", "座", "处", "次", "场", "件", "宗", "亩", "吨", "天", "岁", "间", "批", "只", "部", "棵", "株", "米", "手", "支", "份", "级", "类", "元/月"]
+_UNITS = ["万亿元", "万亿美元", "万亿", "亿千瓦时", "万千瓦时", "亿吨", "亿人次", "万辆", "万套", "万家", "万个", "个百分点", "万平方米", "平方公里", "平方米", "亿美元", "万美元", "亿元", "万元", "千元", "元", "亿手", "万手", "万人次", "人次", "万人", "万户", "万亩", "万吨", "万千瓦", "千瓦时", "千瓦", "公顷", "公里", "千米", "标准箱", "亿", "万", "%", "‰", "倍", "人", "名", "条", "项", "个", "所", "张", "家", "栋", "幢", "户", "套", "台", "辆", "座", "处", "次", "场", "件", "宗", "亩", "吨", "天", "岁", "间", "批", "只", "部", "棵", "株", "米", "手", "支", "份", "级", "类", "元/月"]
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _NUM = r"\d+(?:\.\d+)?"
 FIGURE = re.compile(
-    rf"(?P<pre>约|近|超过|突破|达到|达)?(?P<num>{_NUM}(?:\s*(?:%|‰))?(?:\s*(?:-|~|～|—|至|到)\s*{_NUM})?)\s*(?P<unit>{_UNIT_RE})?"
+    rf"(?P<pre>约|近|超过|突破|达到|达)?(?P<num>{_NUM}(?:\s*(?:%|‰))?(?:\s*(?:-|~|～|—|至|到)\s*{_NUM})?)"
+    rf"(?:(?P<mid>多|余)(?=\s*(?:{_UNIT_RE})))?\s*(?P<unit>{_UNIT_RE})?"
     r"(?P<post>左右|以上|以内|以下|多|余|强)?"
 )
 CLAUSE_SPLIT = re.compile(r"[,，;；。:：!！?？]")
@@ -17,8 +18,8 @@ DATE = re.compile(
     r"(?:19|20)\d{2}年\d{1,2}月(?:\d{1,2}日)?|(?:19|20)\d{2}\d{1,2}(?:\d{1,2})?日|\d{1,2}月\d{1,2}日|(?:19|20)\d{2}-\d{2}-\d{2}"
 )
 PERCENT_UNITS = frozenset({"%", "‰", "个百分点"})
-MONEY_UNITS = frozenset({"亿美元", "万美元", "亿元", "万元", "千元", "元", "元/月"})
-COUNT_UNITS = frozenset(_UNITS) - PERCENT_UNITS - MONEY_UNITS - {"亿", "万"}
+MONEY_UNITS = frozenset({"万亿元", "万亿美元", "亿美元", "万美元", "亿元", "万元", "千元", "元", "元/月"})
+COUNT_UNITS = frozenset(_UNITS) - PERCENT_UNITS - MONEY_UNITS - {"亿", "万", "万亿"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,26 @@ class Figure:
     value: float
     unit: str
     qualifier: str
+
+    @property
+    def range(self) -> tuple[float, float] | None:
+        """(low, high) of a written range ("6.5-7%" → (6.5, 7.0)); None for a single number."""
+        parts = [p for p in re.split(r"\s*(?:-|~|～|—|至|到)\s*", self.text) if p]
+        if len(parts) < 2:
+            return None
+        try:
+            return float(re.sub(r"[^\d.]", "", parts[0])), float(re.sub(r"[^\d.]", "", parts[1].split("%")[0]))
+        except ValueError:
+            return None
+
+    @property
+    def scaled_value(self) -> float:
+        """The value in base units, for comparing figures written with different units (1.2万元 > 9000元)."""
+        unit = self.unit
+        for prefix, factor in (("万亿", 1e12), ("亿", 1e8), ("万", 1e4), ("千", 1e3)):
+            if unit.startswith(prefix):
+                return self.value * factor
+        return self.value
 
     @property
     def is_year(self) -> bool:
@@ -56,7 +77,7 @@ def find_figures(text: str) -> list[Figure]:
             value = float(re.split(r"[-~～—至到]", num.replace("%", "").replace("‰", ""))[0].strip())
         except ValueError:
             continue
-        out.append(Figure(text[start:end], start, end, value, unit.strip(), m.group("post") or ""))
+        out.append(Figure(text[start:end], start, end, value, unit.strip(), m.group("mid") or m.group("post") or ""))
     return out
 
 

@@ -63,11 +63,6 @@ def test_figures_in_a_sentence_left_to_right() -> None:
     assert [f.start for f in figures] == sorted(f.start for f in figures)
 
 
-@pytest.mark.xfail(
-    reason="figures: a 多/余 between the number and its unit ends the match ('500余条' → '500余', '50多亿元' → '50多', "
-    "unit ''), so questions asking 多少条/多少亿元 cannot match the unit",
-    strict=True,
-)
 @pytest.mark.parametrize(("text", "figure", "unit"), [("依申请公开政府信息500余条", "500余条", "条"), ("投资50多亿元", "50多亿元", "亿元")])
 def test_approximate_qualifier_before_the_unit(text: str, figure: str, unit: str) -> None:
     fig = _only(text)
@@ -85,3 +80,14 @@ def test_clauses() -> None:
 def test_dates() -> None:
     text = "——2018年2月7日在会上;自2019年1月1日起施行,3月15日召开,2020-05-01发布"
     assert DATE.findall(text) == ["2018年2月7日", "2019年1月1日", "3月15日", "2020-05-01"]
+
+
+def test_figures_compare_across_units_and_ranges_stay_ranges() -> None:
+    (a,) = find_figures("人均收入1.2万元")
+    (b,) = find_figures("补贴9000元")
+    assert a.scaled_value > b.scaled_value
+    (big,) = find_figures("总量达到1.2万亿元")
+    assert big.text == "1.2万亿元" and big.unit == "万亿元" and big.scaled_value == 1.2e12
+    (r,) = find_figures("增长6.5-7%")
+    assert r.range == (6.5, 7.0) and r.unit == "%"
+    assert a.range is None
