@@ -92,7 +92,7 @@ def extract_figure(sentence: str, query: ParsedQuery, terms: Sequence[str]) -> S
     fig = best[1]
     start, end = fig.start, fig.end
     if query.text.count("多少") >= 2 or re.search(r"由.{0,4}多少.{0,8}(?:为|到|至)", query.text):
-        # "由多少个调整为多少个": the answer spans both figures.
+        # "由多少X变为多少X" (from N to M): the answer spans both figures.
         later = [f for f in figures if f.start > fig.end and f.start - fig.end < 15]
         if later:
             back = sentence.rfind("由", max(0, start - 2), start)
@@ -137,7 +137,7 @@ def extract_cloze(sentence: str, query: ParsedQuery) -> Span | None:
     """Align the question's words around its wh-word with the sentence.
 
     完成[哪个岛]整体搬迁 + "完成官洲岛整体搬迁工作" → 官洲岛;
-    紧紧围绕的工作主题是[什么] + "紧紧围绕“把握新常态”主题" → 把握新常态.
+    坚持的发展理念是[什么] + "坚持“创新驱动”理念" → 创新驱动.
     """
     q = query.text.rstrip("?？。 ")
     wh = _WH_ZH.search(q)

@@ -12,6 +12,19 @@ from rag.types import Intent, Language, ParsedQuery
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _YEAR = re.compile(r"(?<![\d.])(19[4-9]\d|20[0-4]\d)(?![\d.%])")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+# "25年" / "'25" as people type years; not durations ("近10年", "10年来", "十年") or decades ("90年代").
+_SHORT_YEAR_ZH = re.compile(r"(?<![\d.第近前后过去这多几每了满约])(\d{2})(?=年(?!代|来|以来|间|内|多|前|后|左右))")
+_SHORT_YEAR_EN = re.compile(r"(?<![\w.])['’](\d{2})(?![\d%])")
+
+
+def expand_short_years(text: str) -> str:
+    """Write two-digit years out in full: "江西25年" → "江西2025年", "in '98" → "in 1998" (00–49 → 20xx)."""
+
+    def full(m: re.Match[str]) -> str:
+        yy = int(m.group(1))
+        return str(2000 + yy if yy < 50 else 1900 + yy)
+
+    return _SHORT_YEAR_EN.sub(full, _SHORT_YEAR_ZH.sub(full, text))
 
 
 def detect_language(text: str) -> Language:
@@ -67,8 +80,8 @@ def detect_intent(text: str, language: Language) -> Intent:
             return "achieved"
         return "any"
     if any(w in text for w in words["target"]["zh"]):
-        # "实际…(不是…计划数)" style questions name the plan only to exclude it.
-        if re.search(r"实际|不是.{0,6}计划", text):
+        # A question that says 实际, or negates the plan word (不是计划数, 并非目标), names the plan only to exclude it.
+        if re.search(r"实际|(?:不是|并非|而非)[^,，。;；]{0,6}(?:计划|目标|预期)", text):
             return "achieved"
         return "target"
     if any(w in text for w in words["achieved"]["zh"]):
@@ -101,7 +114,7 @@ def detect_qtype(text: str, language: Language, n_regions: int) -> str:
         return "comparison"
     if re.search(r"(?:^|[,;:] )(did|does|do|is|was|were|are|has|have|had|can|will) ", lower):
         return "yes_no"
-    if re.search(r"\bwhen\b|what date|which date|from what date|what year|which year|since when", lower):
+    if re.search(r"\bwhen\b|what date|which date|what year|which year|since when", lower):
         return "date"
     if re.search(r"how many|how much|what (?:was|is|were|are)\b.*\b(rate|target|growth|amount|number|volume|total|gdp|revenue|income|investment|standard|ratio|share|output|sales)|\brate\b|\btarget\b|percent|growth", lower):
         return "numeric"
@@ -128,7 +141,7 @@ def _fact_years_first(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(facts + [y for y in years if y in report]))
 
 
-_ZH_PLACE = re.compile(r"^(?:广州市|[\u4e00-\u9fff]{2,3}[市省])?([\u4e00-\u9fff]{2,3}[区县市省])")
+_ZH_PLACE = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}[市省])?([\u4e00-\u9fff]{2,3}[区县市省])")
 _EN_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?) (District|County|City|Province)\b")
 _NOT_PLACES = frozenset(["全区", "本区", "我区", "该区", "城区", "各区", "全市", "本市", "我市", "全省", "本省", "我省", "全县", "本县", "辖区", "园区", "社区"])
 
@@ -149,7 +162,7 @@ def unknown_places(text: str, catalog: RegionCatalog, known: tuple[str, ...]) ->
 
 def parse_question(question: str, catalog: RegionCatalog, tokenizer: Tokenizer) -> ParsedQuery:
     """Understand a question well enough to route and score passages."""
-    text = unicodedata.normalize("NFKC", question).strip()
+    text = expand_short_years(unicodedata.normalize("NFKC", question).strip())
     language = detect_language(text)
     regions = catalog.find(text)
     years = _fact_years_first(text)

@@ -232,7 +232,7 @@ class Retriever:
 
     def _comparison_sides(self, query: ParsedQuery, metas: dict[str, DocumentMeta]) -> set[str]:
         """Reports a comparison is between: those of the named regions, and those the question singles out
-        by words found in no other report ("the district whose report mentions 木渎 and 太湖")."""
+        by words found in no other report (a report described by the places it names)."""
         self.refresh()
         sides = {d for d, m in metas.items() if query.regions and region_matches(m, query.regions, self.catalog)}
         for d in metas:
@@ -286,7 +286,7 @@ class Retriever:
         return list(query.terms)
 
     def _doc_prior(self, query: ParsedQuery, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-        """Documents that contain the question's distinctive words (木渎, 太湖…) everywhere get a lift."""
+        """Documents that contain the question's distinctive words (place names found in no other report) everywhere get a lift."""
         assert self._bm25 is not None
         n_docs = max(len(self._doc_terms), 1)
         tokens = set(self._query_tokens(query))

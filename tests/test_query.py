@@ -106,6 +106,8 @@ def test_years_fact_years_before_the_report_year(parse: Parse, question: str, ye
         ("沙河口区2016年全年实际实现的地区生产总值增速是多少?", "achieved", True),
         ("海珠区2017年实现地区生产总值多少亿元?", "achieved", False),
         ("海珠区2017年实际地区生产总值是多少(不是计划数)?", "achieved", True),
+        ("沙河口区2015年新增就业多少人(并非预期目标)?", "achieved", True),
+        ("沙河口区2016年计划新增就业多少人?", "target", True),
         ("海珠区2017年地区生产总值增长多少?", "any", False),
         ("What was Haizhu's 2018 GDP target?", "target", True),
         ("What was the planned GDP growth of Shahekou in 2016?", "target", True),
@@ -171,3 +173,31 @@ def test_match_glossary_prefers_the_longest_phrase() -> None:
     entries = match_glossary("What was Haizhu's per capita GDP in 2017?", "en")
     assert entries[0].zh[0] == "人均地区生产总值"
     assert all(e.zh[0] != "地区生产总值" for e in entries)  # "gdp" inside "per capita gdp" is not matched again
+
+
+def test_match_glossary_composes_general_entries() -> None:
+    # A compound phrase is covered by its general parts rather than an entry of its own.
+    entries = match_glossary("What was the exchange's futures trading volume in 2015?", "en")
+    assert {e.zh[0] for e in entries} == {"交易量", "期货"}
+    assert [e.kind for e in entries if e.zh[0] == "交易量"] == ["metric"]
+    # Each English word maps to its own concept only.
+    (software,) = match_glossary("How much did the district invest in software?", "en")
+    assert software.zh == ("软件",)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expanded"),
+    [
+        ("江西25年gdp增速目标?", "江西2025年gdp增速目标?"),
+        ("18年海珠区GDP目标", "2018年海珠区GDP目标"),
+        ("what was the target in '98?", "what was the target in 1998?"),
+        ("近10年增长多少", "近10年增长多少"),
+        ("10年来变化", "10年来变化"),
+        ("90年代", "90年代"),
+        ("2025年目标", "2025年目标"),
+    ],
+)
+def test_two_digit_years_are_written_out_but_durations_are_not(typed: str, expanded: str) -> None:
+    from rag.query import expand_short_years
+
+    assert expand_short_years(typed) == expanded
