@@ -381,6 +381,10 @@ class ItemResult:
     citations: tuple[CitedQuote, ...] = ()
     latency_ms: float = 0.0
     error: str | None = None
+    exact_match: float | None = None
+    """Span exact match against the gold answers (answerable items; a refusal scores 0)."""
+    f1: float | None = None
+    """Character F1 against the gold answers (answerable items; a refusal scores 0)."""
 
     @property
     def cited_docs(self) -> tuple[str, ...]:
@@ -398,6 +402,8 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "answerable",
     "unanswerable",
     "answer_accuracy",
+    "exact_match",
+    "f1",
     "rejection_rate",
     "false_refusal_rate",
     "doc_hit@1",
@@ -428,11 +434,15 @@ def summarize(results: Sequence[ItemResult]) -> Summary:
     doc_ranks = [r.doc_rank for r in with_docs]
     evidence_ranks = [r.evidence_rank for r in with_evidence]
     accuracy = sum(r.correct for r in answerable) / len(answerable) if answerable else None
+    em = [r.exact_match for r in answerable if r.exact_match is not None]
+    f1 = [r.f1 for r in answerable if r.f1 is not None]
     summary: Summary = {
         "n": len(results),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "answer_accuracy": _round(accuracy),
+        "exact_match": _round(sum(em) / len(em)) if em else None,
+        "f1": _round(sum(f1) / len(f1)) if f1 else None,
         "rejection_rate": _round(rejection_rate([r.refused for r in unanswerable])),
         "false_refusal_rate": _round(false_refusal_rate([r.refused for r in answerable])),
         "doc_hit@1": _round(hit_at_k(doc_ranks, 1)),

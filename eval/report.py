@@ -91,6 +91,8 @@ _RATE_KEYS = frozenset(SUMMARY_KEYS) - {
 _TABLE_KEYS = (
     "n",
     "answer_accuracy",
+    "exact_match",
+    "f1",
     "rejection_rate",
     "false_refusal_rate",
     "doc_hit@5",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eval.gold import GoldItem, load_gold, sample_items
 from eval.metrics import CitedQuote, ItemResult, answer_correct, doc_rank, evidence_rank
 from eval.report import EvalReport, build_report, write_reports
+from eval.spans import char_f1, exact_match
 from rag.errors import RagError
 from rag.types import Answer, IngestReport, QueryFilters, SearchResult
 
@@ -97,6 +98,8 @@ def score_item(
         else (),
         latency_ms=latency_ms,
         error=error,
+        exact_match=(0.0 if refused else exact_match(short, item.answers)) if item.answerable and item.answers else None,
+        f1=(0.0 if refused else char_f1(short, item.answers)) if item.answerable and item.answers else None,
     )
 
 
