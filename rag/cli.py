@@ -36,7 +36,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not p.exists():
             raise RagError(f"{p} does not exist")
     settings = _settings(args)
-    pipeline = load_pipeline(settings)
+    pipeline = load_pipeline(settings, answering=False)
     report = pipeline.ingest(args.paths, progress=sys.stderr.isatty() or args.progress)
     summary = {
         "index": str(settings.index_dir),
@@ -67,14 +67,14 @@ def _filters(args: argparse.Namespace) -> Any:
     return QueryFilters(region=args.region, year=args.year, doc_id=args.doc_id)
 
 
-def _load_existing(args: argparse.Namespace) -> Any:
+def _load_existing(args: argparse.Namespace, *, answering: bool = True) -> Any:
     from rag.index import index_exists
     from rag.pipeline import load_pipeline
 
     settings = _settings(args)
     if not index_exists(settings.index_dir):
         raise RagError(f'no index at {settings.index_dir} — run "rag ingest data/reports" first')
-    return load_pipeline(settings)
+    return load_pipeline(settings, answering=answering)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -96,7 +96,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Ranked passages for a query."""
     from rag.serialization import search_to_dict
 
-    pipeline = _load_existing(args)
+    pipeline = _load_existing(args, answering=False)
     result = pipeline.search(args.query, k=args.k, filters=_filters(args))
     if args.json:
         _print_json(search_to_dict(result))
@@ -115,7 +115,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     """List indexed documents."""
     from rag.serialization import document_info_to_dict
 
-    pipeline = _load_existing(args)
+    pipeline = _load_existing(args, answering=False)
     infos = pipeline.documents()
     if args.json:
         _print_json([document_info_to_dict(i) for i in infos])
@@ -129,7 +129,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Delete a document from the index."""
-    pipeline = _load_existing(args)
+    pipeline = _load_existing(args, answering=False)
     pipeline.remove(args.doc_id)
     print(f"removed {args.doc_id}")
     return 0

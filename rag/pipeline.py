@@ -301,8 +301,11 @@ def _progress(total: int, enabled: bool) -> Iterator[_NullBar]:
         yield bar
 
 
-def load_pipeline(settings: Settings, *, index_dir: Path | None = None) -> Pipeline:
-    """Load the embedder and the index (or start an empty one) as configured."""
+def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answering: bool = True) -> Pipeline:
+    """Load the embedder and the index (or start an empty one) as configured.
+
+    `answering=False` skips loading the reader and any LLM backend (ingest, listing, removal).
+    """
     embedder = load_embedder(
         settings.embedder,
         model_path=settings.embedding_model_path,
@@ -325,12 +328,26 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None) -> Pipel
         weights=RetrievalWeights.from_overrides(settings.retrieval_weights),
         reranker=load_reranker(settings.reranker, settings.reranker_model_path),
     )
+    if not answering:
+        return pipeline
+    fallback: Generator = pipeline.extractive
+    if settings.reader != "none":
+        from rag.answering.reading import load_answerer
+
+        fallback = load_answerer(
+            cache_dir=settings.cache_dir,
+            weights_dir=settings.reader_weights_dir,
+            max_passages=settings.reader_passages,
+            threshold=settings.answer_threshold,
+            comparisons=pipeline.extractive,
+        )
+        pipeline.generator = fallback
     if settings.generator != "extractive":
         from rag.generators.factory import load_generator
 
         pipeline.generator = load_generator(
             settings.generator,
-            extractive=pipeline.extractive,
+            extractive=fallback,
             base_url=settings.llm_base_url,
             model=settings.llm_model,
             api_key=settings.llm_api_key,

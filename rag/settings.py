@@ -47,7 +47,15 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 512
 
-    refuse_threshold: float = Field(default=0.5, description="Answer confidence below which the answerer refuses.")
+    reader: Literal["trained", "none"] = Field(
+        default="trained",
+        description="trained (shipped span reader + calibrated answer/refuse decision, default) or none (rule-based extraction).",
+    )
+    reader_weights_dir: Path | None = Field(default=None, description="Reader weights directory (default: the shipped ones).")
+    reader_passages: int = Field(default=5, ge=1, le=20, description="Top passages the reader reads per question.")
+    answer_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Override of the calibrated confidence below which the reader refuses."
+    )
 
     # HTTP service
     host: str = "127.0.0.1"

@@ -10,13 +10,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from rag.lexical import Tokenizer
 from rag.pipeline import Pipeline, load_pipeline
+from rag.reader.base import SpanProposal
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentMeta
 
@@ -60,7 +61,7 @@ def fast_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_hashing_settings(root: Path) -> Settings:
     """Settings for the test embedder, with the index and cache under root."""
-    return Settings(embedder="hashing", index_dir=root / "index", cache_dir=root / "cache")
+    return Settings(embedder="hashing", reader="none", index_dir=root / "index", cache_dir=root / "cache")
 
 
 @pytest.fixture
@@ -119,5 +120,38 @@ def clean_rag_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RAG_EMBEDDER", "hashing")
+    monkeypatch.setenv("RAG_READER", "none")
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     yield
+
+
+# ------------------------------------------------------------------------------------- fake reader
+
+
+class ScriptedReader:
+    """A Reader that proposes a scripted answer wherever it occurs in a passage (margin +4), else nothing.
+
+    Implements rag.reader.base.Reader; `calls` records every batch it was asked to read.
+    """
+
+    name = "scripted"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = []
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[str]], *, top_n: int = 5
+    ) -> list[list[SpanProposal]]:
+        """Proposals for each question, best first."""
+        self.calls.append((tuple(questions), tuple(tuple(p) for p in passages)))
+        out: list[list[SpanProposal]] = []
+        for question, texts in zip(questions, passages, strict=True):
+            want = self.answers.get(question)
+            found = []
+            for i, text in enumerate(texts):
+                at = text.find(want) if want else -1
+                if at >= 0:
+                    found.append(SpanProposal(i, at, at + len(want or ""), want or "", 6.0 - i, 2.0))
+            out.append(found[:top_n])
+        return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
+from rag.answering.spans import short_answer_text
 from rag.evidence import Evidence, content_terms, rank_evidence
 from rag.extraction import (
     Span,
@@ -24,8 +25,6 @@ from rag.glossary import english_region_name
 from rag.lexical import Tokenizer
 from rag.retrieval import year_relevance
 from rag.types import Answer, Citation, Hit, ParsedQuery
-
-_EN_QUALIFIER = {"左右": "about {}", "以上": "over {}", "以内": "within {}", "以下": "below {}", "多": "over {}", "余": "over {}"}
 
 
 def desired_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
@@ -170,22 +169,23 @@ class ExtractiveGenerator:
         span = extract_figure(s, query, terms)
         if span is None:
             return None, ""
-        short = span.text
-        if query.language == "en" and span.figure is not None and span.figure.qualifier in _EN_QUALIFIER:
-            core = span.text[: len(span.text) - len(span.figure.qualifier)]
-            short = _EN_QUALIFIER[span.figure.qualifier].format(core)
-        return span, short
+        return span, short_answer_text(span.text, query.language)
 
     def _answer(self, query: ParsedQuery, ev: Evidence, span: Span, short: str, hits: Sequence[Hit]) -> Answer:
-        citation = make_citation(1, ev)
-        title = ev.hit.meta.title or ev.hit.chunk.doc_id
-        if query.language == "zh":
-            text = f"{short}。根据《{title}》:“{ev.text}”[1]"
-        else:
-            place = english_region_name(ev.hit.meta.region)
-            year = f" {ev.hit.meta.year}" if ev.hit.meta.year else ""
-            text = f"{short} [1]. Source: {place}{year} government work report ({title}): “{ev.text}”"
-        return Answer(query.text, short[:80], text, False, query.language, (citation,), hits=tuple(hits))
+        return cited_answer(query, ev, short, hits)
+
+
+def cited_answer(query: ParsedQuery, ev: Evidence, short: str, hits: Sequence[Hit], backend: str = "extractive") -> Answer:
+    """The answer text around a short answer, quoting and citing its evidence sentence as [1]."""
+    citation = make_citation(1, ev)
+    title = ev.hit.meta.title or ev.hit.chunk.doc_id
+    if query.language == "zh":
+        text = f"{short}。根据《{title}》:“{ev.text}”[1]"
+    else:
+        place = english_region_name(ev.hit.meta.region)
+        year = f" {ev.hit.meta.year}" if ev.hit.meta.year else ""
+        text = f"{short} [1]. Source: {place}{year} government work report ({title}): “{ev.text}”"
+    return Answer(query.text, short[:80], text, False, query.language, (citation,), hits=tuple(hits), backend=backend)
 
 
 def make_citation(n: int, ev: Evidence) -> Citation:

@@ -1,0 +1,1 @@
+"""Answering: turn retrieved passages into a cited short answer or an honest refusal."""

@@ -1,0 +1,159 @@
+"""One calibrated decision to answer or refuse: P(the proposed span is right), from a logistic model.
+
+The features are the reader's span-vs-no-answer margin and raw scores, whether the question asks for
+a quantity and whether the span states one (answer-type fit), and the span's length. The weights are
+fitted on held-out *training* questions only (`rag.reader.calibration_fit`): answerable ones read on
+their own passage among distractors, the same questions read on other articles' passages, and
+ChineseSquad's unanswerable ones. The threshold maximises expected utility with a wrong answer
+costing twice what a correct one gains (a wrong figure with a citation is worse than a refusal).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.answering.spans import has_figure
+from rag.query import detect_language, detect_qtype
+from rag.reader.base import SpanProposal
+
+FEATURE_NAMES = ("margin", "score", "null_score", "wants_figure", "has_figure", "type_fit", "log_chars")
+WRONG_ANSWER_COST = 2.0
+
+
+@dataclass(frozen=True)
+class AnswerFeatures:
+    """What the decision to answer looks at, for one proposed span."""
+
+    margin: float
+    score: float
+    null_score: float
+    wants_figure: bool
+    has_figure: bool
+    chars: int
+
+    def vector(self) -> list[float]:
+        """Values in FEATURE_NAMES order."""
+        fit = 1.0 if self.wants_figure == self.has_figure else -1.0
+        return [
+            self.margin,
+            self.score,
+            self.null_score,
+            float(self.wants_figure),
+            float(self.has_figure),
+            fit if self.wants_figure else 0.0,
+            math.log1p(self.chars),
+        ]
+
+
+def wants_figure(question: str) -> bool:
+    """Whether the question asks for a quantity (多少, how many, growth rate…)."""
+    return detect_qtype(question, detect_language(question), 0) == "numeric"
+
+
+def features_of(question_wants_figure: bool, proposal: SpanProposal) -> AnswerFeatures:
+    """Features of one proposal."""
+    return AnswerFeatures(
+        proposal.margin,
+        proposal.score,
+        proposal.null_score,
+        question_wants_figure,
+        has_figure(proposal.text),
+        len(proposal.text),
+    )
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Standardised logistic regression over AnswerFeatures, with its chosen threshold."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float
+
+    def confidence(self, features: AnswerFeatures) -> float:
+        """Calibrated probability that the span is a right answer."""
+        z = self.intercept + sum(
+            c * (v - m) / s for c, v, m, s in zip(self.coef, features.vector(), self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_card(self) -> dict[str, Any]:
+        """JSON-ready form (stored in the reader's manifest)."""
+        return {
+            "features": list(FEATURE_NAMES),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> Calibrator:
+        """Read back `to_card` output; refuses a card for other features."""
+        if tuple(card.get("features", ())) != FEATURE_NAMES:
+            raise ValueError(f"calibration was fitted on features {card.get('features')}, expected {FEATURE_NAMES}")
+        return cls(
+            tuple(float(x) for x in card["mean"]),
+            tuple(float(x) for x in card["scale"]),
+            tuple(float(x) for x in card["coef"]),
+            float(card["intercept"]),
+            float(card["threshold"]),
+        )
+
+
+def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], *, l2: float = 1e-2) -> Calibrator:
+    """Logistic regression by Newton's method, then the utility-maximising threshold."""
+    x = np.array([f.vector() for f in features], dtype=np.float64)
+    y = np.array(correct, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    w = np.zeros(z.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(z @ w, -30, 30)))
+        grad = z.T @ (p - y) + l2 * np.r_[0.0, w[1:]]
+        hess = (z * (p * (1 - p))[:, None]).T @ z + l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(len(w)), grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5)
+    conf = np.array([probe.confidence(f) for f in features])
+    threshold = choose_threshold(conf, y.astype(bool))
+    return Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), threshold)
+
+
+def utility_curve(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> list[dict[str, float]]:
+    """Coverage, accuracy of the answered and utility at each candidate threshold."""
+    out = []
+    for t in np.round(np.linspace(0.05, 0.95, 19), 2):
+        answered = conf >= t
+        n = max(1, int(answered.sum()))
+        right = int((answered & correct).sum())
+        wrong = int(answered.sum()) - right
+        out.append(
+            {
+                "threshold": float(t),
+                "coverage": round(float(answered.mean()), 4),
+                "accuracy_answered": round(right / n, 4),
+                "utility": round((right - WRONG_ANSWER_COST * wrong) / len(conf), 4),
+            }
+        )
+    return out
+
+
+def choose_threshold(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> float:
+    """The threshold of highest utility (ties: the lower threshold, i.e. answer more)."""
+    curve = utility_curve(conf, correct)
+    best = max(curve, key=lambda r: (r["utility"], -r["threshold"]))
+    return float(best["threshold"])

@@ -1,0 +1,54 @@
+"""The Reader protocol: propose answer spans of passages, with scores, for a batch of questions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+ReaderKind = Literal["trained", "none"]
+
+
+@dataclass(frozen=True)
+class SpanProposal:
+    """A span of one passage that may answer the question."""
+
+    passage_index: int
+    start: int
+    """Character offset in the passage."""
+    end: int
+    text: str
+    score: float
+    """Start + end logit of the span."""
+    null_score: float
+    """Start + end logit of the "no answer" slot in the window the span was read in."""
+
+    @property
+    def margin(self) -> float:
+        """How much the reader prefers this span to "no answer" (the main confidence signal)."""
+        return self.score - self.null_score
+
+
+class Reader(Protocol):
+    """Extractive span reader."""
+
+    name: str
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[str]], *, top_n: int = 5
+    ) -> list[list[SpanProposal]]:
+        """For each question, its best `top_n` spans over its own passages, best first."""
+        ...
+
+
+def load_reader(kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None) -> Reader | None:
+    """The configured reader (None: answer with the rule-based extractive answerer)."""
+    match kind:
+        case "none":
+            return None
+        case "trained":
+            from rag.reader.torch_reader import TorchReader
+            from rag.reader.weights import DEFAULT_WEIGHTS_DIR
+
+            return TorchReader.load(weights_dir or DEFAULT_WEIGHTS_DIR, cache_dir=cache_dir)

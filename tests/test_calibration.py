@@ -1,0 +1,66 @@
+"""The answer/refuse calibration: a logistic model over reader features with a utility threshold."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from rag.answering.calibration import (
+    FEATURE_NAMES,
+    AnswerFeatures,
+    Calibrator,
+    choose_threshold,
+    features_of,
+    fit_calibrator,
+    utility_curve,
+    wants_figure,
+)
+from rag.reader.base import SpanProposal
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[list[AnswerFeatures], list[bool]]:
+    rng = random.Random(seed)
+    feats, labels = [], []
+    for _ in range(n):
+        right = rng.random() < 0.5
+        margin = rng.gauss(3.0 if right else -2.0, 1.5)
+        feats.append(AnswerFeatures(margin, margin + 5, 5.0, rng.random() < 0.5, rng.random() < 0.5, rng.randint(1, 20)))
+        labels.append(right)
+    return feats, labels
+
+
+def test_confidence_rises_with_the_reader_margin_and_separates_the_classes() -> None:
+    feats, labels = synthetic(600)
+    cal = fit_calibrator(feats, labels)
+    low = AnswerFeatures(-4.0, 1.0, 5.0, False, False, 5)
+    high = AnswerFeatures(5.0, 10.0, 5.0, False, False, 5)
+    assert cal.confidence(low) < 0.2 < 0.8 < cal.confidence(high)
+    answered = [cal.confidence(f) >= cal.threshold for f in feats]
+    accuracy = sum(a == y for a, y in zip(answered, labels, strict=True)) / len(labels)
+    assert accuracy > 0.9
+
+
+def test_threshold_prefers_refusing_when_wrong_answers_cost_more() -> None:
+    conf = np.array([0.9, 0.8, 0.6, 0.55, 0.3])
+    correct = np.array([True, True, False, False, False])
+    assert choose_threshold(conf, correct) > 0.6
+    curve = utility_curve(conf, correct)
+    assert curve[0]["coverage"] == 1.0 and curve[-1]["coverage"] == 0.0
+
+
+def test_card_round_trip_and_refusal_of_foreign_features() -> None:
+    cal = Calibrator(tuple([0.0] * len(FEATURE_NAMES)), tuple([1.0] * len(FEATURE_NAMES)), tuple([0.5] * len(FEATURE_NAMES)), -0.2, 0.45)
+    assert Calibrator.from_card(cal.to_card()) == cal
+    with pytest.raises(ValueError, match="features"):
+        Calibrator.from_card({**cal.to_card(), "features": ["margin"]})
+
+
+def test_answer_type_fit_features() -> None:
+    assert wants_figure("2018年地区生产总值增长目标是多少?") and wants_figure("How many new jobs were created?")
+    assert not wants_figure("谁负责这项工作?")
+    f = features_of(True, SpanProposal(0, 0, 4, "7.7%", 9.0, 2.0))
+    assert f.margin == 7.0 and f.has_figure and f.vector()[FEATURE_NAMES.index("type_fit")] == 1.0
+    g = features_of(True, SpanProposal(0, 0, 3, "会展业", 9.0, 2.0))
+    assert g.vector()[FEATURE_NAMES.index("type_fit")] == -1.0

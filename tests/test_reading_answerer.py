@@ -1,0 +1,70 @@
+"""The reader-backed answerer: spans from the reader, one calibrated decision, exact sentence citations."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.calibration import FEATURE_NAMES, Calibrator
+from rag.answering.reading import ReaderAnswerer
+from rag.pipeline import Pipeline
+from tests.conftest import ScriptedReader, assert_citations_exact
+
+MARGIN = FEATURE_NAMES.index("margin")
+
+
+def margin_calibrator(threshold: float = 0.5) -> Calibrator:
+    """Confidence = sigmoid(margin - 2): the scripted reader's margin of 4 gives 0.88."""
+    coef = [0.0] * len(FEATURE_NAMES)
+    coef[MARGIN] = 1.0
+    return Calibrator(tuple([0.0] * len(coef)), tuple([1.0] * len(coef)), tuple(coef), -2.0, threshold)
+
+
+QUESTION = "海珠区2018年地区生产总值增长目标是多少?"
+
+
+def answer_with(pipeline: Pipeline, reader: ScriptedReader, question: str, threshold: float = 0.5):  # type: ignore[no-untyped-def]
+    answerer = ReaderAnswerer(reader, margin_calibrator(threshold), max_passages=5)
+    query = pipeline.parse(question)
+    hits = pipeline.search(question, k=8).hits
+    return answerer.generate(query, hits), hits
+
+
+def test_the_reader_span_is_answered_with_the_sentence_that_contains_it(hashing_pipeline: Pipeline) -> None:
+    reader = ScriptedReader({QUESTION: "7.7%左右"})
+    answer, hits = answer_with(hashing_pipeline, reader, QUESTION)
+    if not any("7.7%左右" in h.chunk.text for h in hits[:5]):
+        pytest.skip("the hashing embedder did not retrieve the target sentence")
+    assert not answer.refused and answer.short_answer == "7.7%左右" and answer.backend == "reader"
+    (citation,) = answer.citations
+    assert "7.7%左右" in citation.quote
+    assert_citations_exact(hashing_pipeline, answer)
+    # one batch: the question with the top passages
+    (questions, passages), = reader.calls
+    assert questions == (hashing_pipeline.parse(QUESTION).text,) and len(passages[0]) == min(5, len(hits))
+
+
+def test_below_the_calibrated_threshold_it_refuses(hashing_pipeline: Pipeline) -> None:
+    reader = ScriptedReader({QUESTION: "7.7%左右"})
+    answer, _ = answer_with(hashing_pipeline, reader, QUESTION, threshold=0.99)
+    assert answer.refused and answer.citations == () and answer.backend == "reader"
+
+
+def test_no_span_at_all_is_an_honest_refusal(hashing_pipeline: Pipeline) -> None:
+    answer, _ = answer_with(hashing_pipeline, ScriptedReader({}), "What was the 2018 target for moon landings?")
+    assert answer.refused and answer.language == "en"
+
+
+def test_a_span_cutting_a_figure_is_answered_whole(hashing_pipeline: Pipeline) -> None:
+    reader = ScriptedReader({QUESTION: "7.7"})
+    answer, hits = answer_with(hashing_pipeline, reader, QUESTION)
+    if not any("7.7%左右" in h.chunk.text for h in hits[:5]):
+        pytest.skip("the hashing embedder did not retrieve the target sentence")
+    assert answer.short_answer.startswith("7.7%")
+
+
+def test_english_questions_get_the_qualifier_in_words(hashing_pipeline: Pipeline) -> None:
+    question = "What was Haizhu District's GDP growth target for 2018?"
+    answer, hits = answer_with(hashing_pipeline, ScriptedReader({question: "7.7%左右"}), question)
+    if not any("7.7%左右" in h.chunk.text for h in hits[:5]):
+        pytest.skip("the hashing embedder did not retrieve the target sentence")
+    assert answer.short_answer == "about 7.7%" and "[1]" in answer.answer
