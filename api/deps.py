@@ -1,7 +1,9 @@
-"""What routes depend on: the pipeline (once loaded), the settings, question validation."""
+"""What routes depend on: the pipeline (once loaded), the settings, JSON bodies, question validation."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -87,10 +89,28 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[PipelineLike, Depends(get_pipeline)]
 
 
+def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON (`application/json` or a `+json` type)."""
+    declared = request.headers.get("content-type", "")
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise ProblemError(
+            415,
+            f"Send the body as JSON with `Content-Type: application/json` (got {declared or 'no Content-Type'!r}).",
+            slug="unsupported-media-type",
+        )
+
+
+JsonBody = Depends(require_json)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+"""C0/C1 control characters other than tab, newlines and form feed (terminal escapes, NUL…)."""
+
+
 def check_question(text: str, settings: Settings, *, field: str = "question") -> str:
     """The stripped question, or a 422 problem saying what is wrong with it."""
     stripped = text.strip()
-    if not stripped:
+    if not "".join(ch for ch in stripped if unicodedata.category(ch) != "Cf").strip():
         raise ProblemError(422, f"`{field}` is empty — send a non-empty question.", slug="empty-question")
     if len(stripped) > settings.max_question_chars:
         raise ProblemError(
@@ -98,5 +118,13 @@ def check_question(text: str, settings: Settings, *, field: str = "question") ->
             f"`{field}` is {len(stripped):,} characters long; the limit is {settings.max_question_chars:,}. "
             "Shorten it.",
             slug="question-too-long",
+        )
+    control = _CONTROL.search(stripped)
+    if control:
+        raise ProblemError(
+            422,
+            f"`{field}` contains the control character U+{ord(control.group()):04X} at position {control.start()}; "
+            "send plain text.",
+            slug="invalid-question",
         )
     return stripped

@@ -73,6 +73,8 @@ class EdgeMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
+                    declared = -1
+                if declared < 0:
                     await _send_problem(send, 400, "Invalid Content-Length header.")
                     return
                 if declared > limit:

@@ -18,6 +18,7 @@ from rag.errors import (
     DocumentNotFoundError,
     DocumentReadError,
     GeneratorError,
+    IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     InvalidQuestionError,
@@ -28,6 +29,9 @@ from rag.errors import (
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 GENERIC_500_DETAIL = "The server hit an unexpected error; it has been logged. Try again later."
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
+"""FastAPI's detail when a JSON body is not UTF-8 or nests too deeply; replaced by one that says what to send."""
+BODY_ERROR_DETAIL = "The request body could not be parsed: send one JSON object, encoded as UTF-8."
 
 log = logging.getLogger("api")
 
@@ -82,8 +86,13 @@ def problem_response(
     **extra: Any,
 ) -> Response:
     """A problem+json response."""
-    body = json.dumps(problem_dict(status, detail, slug=slug, **extra), ensure_ascii=False)
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
+    problem = problem_dict(status, detail, slug=slug, **extra)
+    body = json.dumps(problem, ensure_ascii=False)
+    try:
+        content = body.encode("utf-8")
+    except UnicodeEncodeError:  # an echoed value held a lone surrogate: JSON can still escape it
+        content = json.dumps(problem).encode("ascii")
+    return Response(content, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
 
 
 def rag_error_status(exc: RagError) -> tuple[int, str]:
@@ -99,6 +108,8 @@ def rag_error_status(exc: RagError) -> tuple[int, str]:
             return 422, "unreadable-document"
         case IndexNotFoundError() | IndexMismatchError():
             return 503, "index-unavailable"
+        case IndexLockedError():
+            return 503, "index-locked"
         case ModelUnavailableError():
             return 503, "model-unavailable"
         case GeneratorError():
@@ -148,6 +159,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 400 and detail == _FASTAPI_BODY_ERROR:
+            return problem_response(400, BODY_ERROR_DETAIL, slug="invalid-request")
         return problem_response(exc.status_code, detail, headers=exc.headers)
 
     async def on_validation_error(_request: Request, exc: Exception) -> Response:

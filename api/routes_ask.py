@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
-from api.deps import PipelineDep, SettingsDep, check_question
+from api.deps import JsonBody, PipelineDep, SettingsDep, check_question
 from api.problems import problem_responses
 from api.schemas import AnswerOut, AskRequest, to_turns
 from api.security import ReadAccess
@@ -22,8 +22,9 @@ router = APIRouter(tags=["ask"])
 @router.post(
     "/v1/ask",
     response_model=AnswerOut,
+    dependencies=[JsonBody],
     responses={
-        **problem_responses(400, 401, 413, 422, 429, 502, 503),
+        **problem_responses(400, 401, 413, 415, 422, 429, 502, 503),
         200: {
             "description": "The Answer JSON, or with `stream: true` an event stream: `event: token` "
             '(`{"text": "..."}`) chunks, then `event: answer` (the Answer JSON) or `event: error` (a problem).',

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
-from api.deps import PipelineDep, SettingsDep, check_question
+from api.deps import JsonBody, PipelineDep, SettingsDep, check_question
 from api.problems import ProblemError, problem_responses
 from api.schemas import ChatCompletionRequest, ChatMessage, HistoryTurn, ModelListOut, to_turns
 from api.security import ReadAccess
@@ -40,8 +40,9 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[HistoryTurn]]
 
 @router.post(
     "/v1/chat/completions",
+    dependencies=[JsonBody],
     responses={
-        **problem_responses(400, 401, 413, 422, 429, 502, 503),
+        **problem_responses(400, 401, 413, 415, 422, 429, 502, 503),
         200: {
             "description": "An OpenAI `chat.completion` (plus `citations` and the full `answer`), or with "
             "`stream: true` `chat.completion.chunk` events ending in `data: [DONE]`.",

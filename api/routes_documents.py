@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from api.deps import PipelineDep, SettingsDep
 from api.jobs import Job, JobRunner
@@ -24,12 +26,16 @@ router = APIRouter(tags=["documents"])
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".jsonl")
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_WINDOWS_DEVICES = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(?:\..*)?", re.IGNORECASE)
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def safe_filename(name: str) -> str:
     """The upload's base name without path parts or characters unsafe on common filesystems."""
     base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
     base = _UNSAFE_CHARS.sub("_", base).strip().lstrip(".")
+    if _WINDOWS_DEVICES.fullmatch(base):  # "NUL.txt" would open a device on Windows
+        base = "_" + base
     suffix = Path(base).suffix.lower()
     stem = base[: len(base) - len(suffix)] if suffix else base
     return (stem[:150] or "upload") + suffix
@@ -83,7 +89,7 @@ def list_documents(pipeline: PipelineDep, _access: ReadAccess) -> Any:
     "/v1/documents",
     status_code=202,
     response_model=JobOut,
-    responses=problem_responses(400, 401, 413, 415, 429, 503),
+    responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -113,8 +119,23 @@ async def upload_document(
     The document id is the file's name, so uploading a changed file with the same name replaces it.
     """
     # Parsed here rather than as a File() parameter so the key is checked before the body is read.
+    declared = request.headers.get("content-type", "")
+    if declared.split(";", 1)[0].strip().lower() not in _FORM_TYPES:
+        raise ProblemError(
+            415,
+            "Upload the report as multipart/form-data, the file in the field `file` "
+            f"(got {declared or 'no Content-Type'!r}).",
+            slug="unsupported-media-type",
+        )
     try:
         form = await request.form(max_files=1, max_fields=10)
+    # Starlette re-raises the multipart parser's error as an HTTPException carrying its message.
+    except (MultiPartException, HTTPException) as exc:
+        reason = (exc.message if isinstance(exc, MultiPartException) else exc.detail).rstrip(".")
+        raise ProblemError(
+            400,
+            f"The multipart/form-data body could not be read: {reason}. Send one report in the field `file`.",
+        ) from exc
     except Exception as exc:
         raise ProblemError(400, "Expected a multipart/form-data body with a `file` field.") from exc
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import PipelineDep, SettingsDep, check_question
+from api.deps import JsonBody, PipelineDep, SettingsDep, check_question
 from api.problems import problem_responses
 from api.schemas import SearchOut, SearchRequest
 from api.security import ReadAccess
@@ -16,7 +16,10 @@ router = APIRouter(tags=["search"])
 
 
 @router.post(
-    "/v1/search", response_model=SearchOut, responses=problem_responses(400, 401, 413, 422, 429, 503)
+    "/v1/search",
+    response_model=SearchOut,
+    dependencies=[JsonBody],
+    responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
 )
 def search(body: SearchRequest, pipeline: PipelineDep, settings: SettingsDep, _access: ReadAccess) -> Any:
     """The passages most relevant to a query, best first."""

@@ -4,11 +4,47 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.types import QueryFilters, Turn
 
 # ---------------------------------------------------------------- requests
+
+
+def find_surrogate(value: object) -> str | None:
+    """The first unpaired surrogate in the strings (and keys) of a JSON value, or None.
+
+    JSON may escape one ("\\ud800"), but it is not Unicode text: it cannot be encoded as UTF-8 to log, store or send
+    back. Walked with a stack, so deeply nested input cannot exhaust the recursion limit.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            for ch in item:
+                if "\ud800" <= ch <= "\udfff":
+                    return ch
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+class _Body(BaseModel):
+    """A request body: every string in it must be valid Unicode."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        ch = find_surrogate(data)
+        if ch is not None:
+            raise ValueError(
+                f"the body contains an unpaired surrogate (\\u{ord(ch):04x}), which is not valid Unicode text; "
+                "send UTF-8 text"
+            )
+        return data
 
 
 class Filters(BaseModel):
@@ -45,7 +81,7 @@ def to_turns(history: list[HistoryTurn]) -> tuple[Turn, ...]:
     return tuple(Turn(question=t.question, answer=t.answer) for t in history)
 
 
-class AskRequest(BaseModel):
+class AskRequest(_Body):
     """POST /v1/ask."""
 
     question: str = Field(examples=["what was Haizhu's 2018 GDP target"])
@@ -56,7 +92,7 @@ class AskRequest(BaseModel):
     )
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(_Body):
     """POST /v1/search."""
 
     query: str = Field(examples=["海珠区 2018 地区生产总值 预期目标"])
@@ -83,7 +119,7 @@ class ChatMessage(BaseModel):
         )
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(_Body):
     """POST /v1/chat/completions (OpenAI-compatible; sampling parameters are accepted and ignored)."""
 
     model_config = ConfigDict(extra="allow")

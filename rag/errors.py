@@ -37,3 +37,11 @@ class ModelUnavailableError(RagError):
 
 class GeneratorError(RagError):
     """An LLM backend failed (unreachable endpoint, bad response)."""
+
+
+class IndexCorruptError(IndexMismatchError):
+    """A file of the live index generation is truncated or damaged (message names it and how to rebuild)."""
+
+
+class IndexLockedError(RagError):
+    """Another writer held the index directory's lock for longer than the wait allowed."""

@@ -7,30 +7,47 @@ Layout of an index directory::
     gen-000007/documents.jsonl   cleaned text + metadata, one document a line
     gen-000007/chunks.jsonl      chunk text/offsets/section + lexical tokens, aligned with the vectors
     gen-000007/vectors.faiss     FAISS IndexFlatIP of normalised embeddings
+    .lock                   the cross-process writer lock (see `writer_lock`)
 
 A save writes a new generation directory, fsyncs it, then swaps CURRENT; a crash at any point leaves the
-previous generation live.
+previous generation live, and the next open sweeps up its temporary files. A damaged live generation is an
+IndexCorruptError that names the file, never a raw traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from filelock import FileLock, Timeout
 from numpy.typing import NDArray
 
-from rag.errors import DocumentNotFoundError, IndexMismatchError, IndexNotFoundError
+from rag.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
 from rag.types import Chunk, Document, DocumentInfo, DocumentMeta
 
 FORMAT_VERSION = 1
+WRITER_LOCK_TIMEOUT_S = 120.0
+"""How long a second writer waits for the first to finish before giving up with IndexLockedError."""
 _CURRENT = "CURRENT"
+_LOCK = ".lock"
+_GENERATION = re.compile(r"gen-\d{6,}")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,10 @@ class IndexStore:
     vectors: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     version: int = 0
     """Bumped on every change so derived structures (BM25, FAISS) know to rebuild."""
+    generation: str | None = None
+    """The generation this store was loaded from or last saved as (None: never saved)."""
+    changed: set[str] = field(default_factory=set)
+    """doc_ids upserted or removed since `generation`; replayed onto a newer one another writer saved."""
 
     @classmethod
     def empty(cls, model_id: str, dimension: int, chunk_size: int, chunk_overlap: int) -> IndexStore:
@@ -94,6 +115,7 @@ class IndexStore:
         docs = dict(self.manifest.documents)
         docs[document.doc_id] = document.content_hash
         self.manifest = _replace_docs(self.manifest, docs)
+        self.changed.add(document.doc_id)
         self.version += 1
 
     def remove(self, doc_id: str) -> None:
@@ -105,6 +127,7 @@ class IndexStore:
         docs = dict(self.manifest.documents)
         docs.pop(doc_id, None)
         self.manifest = _replace_docs(self.manifest, docs)
+        self.changed.add(doc_id)
         self.version += 1
 
     def _drop(self, doc_id: str) -> None:
@@ -143,6 +166,32 @@ def _replace_docs(manifest: Manifest, docs: dict[str, str]) -> Manifest:
     )
 
 
+# ---------------------------------------------------------------- the writer lock
+
+
+@contextmanager
+def writer_lock(index_dir: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the cross-process writer lock of an index directory (readers never take it).
+
+    Raises IndexLockedError when another process (or thread) keeps it for more than `timeout` seconds
+    (default WRITER_LOCK_TIMEOUT_S, read at call time).
+    """
+    timeout = WRITER_LOCK_TIMEOUT_S if timeout is None else timeout
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(index_dir / _LOCK, timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IndexLockedError(
+            f"another ingest is running on {index_dir} (it still holds {index_dir / _LOCK} after {timeout:g} s); "
+            "wait for it to finish, then run this again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 # ---------------------------------------------------------------- persistence
 
 
@@ -152,46 +201,60 @@ def index_exists(index_dir: Path) -> bool:
 
 
 def load_index(index_dir: Path) -> IndexStore:
-    """Load the live generation of an index directory."""
-    import faiss
+    """Load the live generation of an index directory.
 
+    Temporary files left by a killed writer are removed first. A truncated or damaged file is an
+    IndexCorruptError naming it and saying how to rebuild.
+    """
     pointer = index_dir / _CURRENT
     if not pointer.is_file():
         raise IndexNotFoundError(f'no index at {index_dir} — run "rag ingest data/reports" first')
-    gen = index_dir / pointer.read_text(encoding="utf-8").strip()
-    try:
-        raw = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexMismatchError(f"index at {index_dir} is unreadable ({exc}); re-ingest into a new directory") from exc
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index at {index_dir} has format {raw.get('format_version')}, this version reads {FORMAT_VERSION}; re-ingest"
+    _sweep_debris(index_dir)
+    for attempt in range(3):
+        name = _read_pointer(index_dir, pointer)
+        try:
+            return _load_generation(index_dir, index_dir / name)
+        except IndexCorruptError:
+            # A writer may have swapped CURRENT and collected this generation while we read it.
+            if attempt == 2 or _read_pointer(index_dir, pointer) == name:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_generation(index_dir: Path, gen: Path) -> IndexStore:
+    manifest = _read_manifest(index_dir, gen / "manifest.json")
+    documents = {d.doc_id: d for d in _read_jsonl(index_dir, gen / "documents.jsonl", _document_from_json)}
+    rows = _read_jsonl(index_dir, gen / "chunks.jsonl", _chunk_from_json)
+    chunks = [chunk for chunk, _ in rows]
+    vectors = _read_vectors(index_dir, gen / "vectors.faiss", manifest.dimension, len(chunks))
+    orphans = sorted({c.doc_id for c in chunks} - documents.keys())
+    if orphans:
+        raise _corrupt(
+            index_dir, gen / "chunks.jsonl", f"chunks of {len(orphans)} documents missing from documents.jsonl, e.g. {orphans[0]!r}"
         )
-    manifest = Manifest(**raw)
-    documents: dict[str, Document] = {}
-    with (gen / "documents.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            doc = _document_from_json(json.loads(line))
-            documents[doc.doc_id] = doc
-    chunks: list[Chunk] = []
-    tokens: list[tuple[str, ...]] = []
-    with (gen / "chunks.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            tokens.append(tuple(row.pop("tokens")))
-            chunks.append(Chunk(**row))
-    index = faiss.read_index(str(gen / "vectors.faiss"))
-    vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, manifest.dimension), np.float32)
-    if len(vectors) != len(chunks):
-        raise IndexMismatchError(f"index at {index_dir} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks)")
-    return IndexStore(manifest=manifest, documents=documents, chunks=chunks, tokens=tokens, vectors=vectors, version=1)
+    return IndexStore(
+        manifest=manifest,
+        documents=documents,
+        chunks=chunks,
+        tokens=[tokens for _, tokens in rows],
+        vectors=vectors,
+        version=1,
+        generation=gen.name,
+    )
 
 
 def save_index(store: IndexStore, index_dir: Path) -> Path:
-    """Write a new generation and make it live atomically; returns its directory."""
+    """Write a new generation and make it live atomically; returns its directory.
+
+    Call it holding `writer_lock`. When another writer saved a generation after `store` was loaded, the store's
+    own changes are first replayed onto that one (in place), so neither writer's documents are lost.
+    """
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    live = _live_generation(index_dir)
+    if live is not None and live != store.generation:
+        _rebase(store, load_index(index_dir))
     number = _next_generation(index_dir)
     final = index_dir / f"gen-{number:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".gen-{number:06d}-", dir=index_dir))
@@ -219,8 +282,153 @@ def save_index(store: IndexStore, index_dir: Path) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    store.generation = final.name
+    store.changed.clear()
     _collect_garbage(index_dir, keep=final.name)
     return final
+
+
+def _rebase(store: IndexStore, newer: IndexStore) -> None:
+    """Replay the store's changed documents onto a newer generation, keeping the store object (readers hold it)."""
+    newer.check_compatible(store.manifest.model_id, store.manifest.dimension)
+    changed = store.changed
+    theirs = [i for i, c in enumerate(newer.chunks) if c.doc_id not in changed]
+    ours = [i for i, c in enumerate(store.chunks) if c.doc_id in changed]
+    documents = {d: doc for d, doc in newer.documents.items() if d not in changed}
+    documents.update({d: store.documents[d] for d in sorted(changed) if d in store.documents})
+    hashes = {d: h for d, h in newer.manifest.documents.items() if d not in changed}
+    hashes.update({d: doc.content_hash for d, doc in documents.items() if d in changed})
+    store.manifest = _replace_docs(newer.manifest, hashes)
+    store.documents = documents
+    store.chunks = [newer.chunks[i] for i in theirs] + [store.chunks[i] for i in ours]
+    store.tokens = [newer.tokens[i] for i in theirs] + [store.tokens[i] for i in ours]
+    store.vectors = np.vstack([newer.vectors[theirs], store.vectors[ours]]).astype(np.float32)
+    store.generation = newer.generation
+    store.version += 1
+
+
+# ---------------------------------------------------------------- reading, with damage reported by file
+
+
+def _corrupt(index_dir: Path, path: Path, problem: str) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"index file {path} is damaged ({problem}); rebuild the index: remove {index_dir} and run "
+        f'"rag ingest <your reports> --index {index_dir}" again'
+    )
+
+
+def _live_generation(index_dir: Path) -> str | None:
+    pointer = index_dir / _CURRENT
+    return pointer.read_text(encoding="utf-8", errors="replace").strip() if pointer.is_file() else None
+
+
+def _read_pointer(index_dir: Path, pointer: Path) -> str:
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(index_dir, pointer, f"unreadable: {exc}") from exc
+    if not _GENERATION.fullmatch(name):
+        raise _corrupt(index_dir, pointer, f"holds {name[:40]!r}, not a generation name such as gen-000001")
+    if not (index_dir / name).is_dir():
+        raise _corrupt(index_dir, pointer, f"names {name}, which does not exist")
+    return name
+
+
+def _read_manifest(index_dir: Path, path: Path) -> Manifest:
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise _corrupt(index_dir, path, "missing") from exc
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _corrupt(index_dir, path, f"unreadable: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise _corrupt(index_dir, path, "unreadable: not a JSON object")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {index_dir} has format {raw.get('format_version')}, this version reads {FORMAT_VERSION}; re-ingest"
+        )
+    try:
+        manifest = Manifest(**raw)
+    except TypeError as exc:
+        raise _corrupt(index_dir, path, f"unreadable: {exc}") from exc
+    fields_ok = (
+        isinstance(manifest.model_id, str)
+        and isinstance(manifest.dimension, int)
+        and manifest.dimension > 0
+        and isinstance(manifest.chunk_size, int)
+        and isinstance(manifest.chunk_overlap, int)
+        and isinstance(manifest.documents, dict)
+    )
+    if not fields_ok:
+        raise _corrupt(index_dir, path, "unreadable: a field has the wrong type")
+    return manifest
+
+
+def _read_jsonl(index_dir: Path, path: Path, parse: Callable[[Any], _T]) -> list[_T]:
+    out: list[_T] = []
+    try:
+        with path.open("rb") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                try:
+                    out.append(parse(json.loads(line)))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    raise _corrupt(index_dir, path, f"line {lineno}: {type(exc).__name__}: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise _corrupt(index_dir, path, "missing") from exc
+    except OSError as exc:
+        raise _corrupt(index_dir, path, f"unreadable: {exc}") from exc
+    return out
+
+
+def _read_vectors(index_dir: Path, path: Path, dimension: int, n: int) -> NDArray[np.float32]:
+    import faiss
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise _corrupt(index_dir, path, "missing") from exc
+    payload = 4 * dimension * n
+    chunks = path.parent / "chunks.jsonl"
+    if not payload <= size <= payload + 4096:  # a flat index is its vectors plus a small header
+        raise _corrupt(
+            index_dir, path, f"{size:,} bytes, but the {n:,} chunks in {chunks} need {payload:,} plus a header"
+        )
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS reports every read failure as RuntimeError with a C++ trace
+        reason = re.sub(r"^Error in .*? at \S+: ", "", str(exc).strip().splitlines()[0])
+        raise _corrupt(index_dir, path, f"unreadable: {reason}") from exc
+    if index.d != dimension or index.ntotal != n:
+        raise _corrupt(
+            index_dir,
+            path,
+            f"{index.ntotal} vectors of dimension {index.d}, but {chunks} has {n} chunks of dimension {dimension}",
+        )
+    vectors: NDArray[np.float32] = index.reconstruct_n(0, n) if n else np.zeros((0, dimension), np.float32)
+    if not np.isfinite(vectors).all():
+        raise _corrupt(index_dir, path, "some vectors hold NaN or infinite values")
+    return vectors
+
+
+def _sweep_debris(index_dir: Path) -> None:
+    """Delete the temporary files of a killed writer, unless a writer is at work right now (they are its own)."""
+    if not _debris(index_dir):
+        return
+    # Busy lock: the files belong to a live writer. Read-only directory: leave them to the next save.
+    with suppress(IndexLockedError, OSError), writer_lock(index_dir, timeout=0):
+        for path in _debris(index_dir):
+            _remove(path)
+
+
+def _debris(index_dir: Path) -> list[Path]:
+    return [p for p in index_dir.iterdir() if p.name.startswith((".gen-", f".{_CURRENT}."))]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _next_generation(index_dir: Path) -> int:
@@ -229,10 +437,12 @@ def _next_generation(index_dir: Path) -> int:
 
 
 def _collect_garbage(index_dir: Path, keep: str) -> None:
-    """Remove older generations and temp dirs left by crashed writers (never the live one)."""
+    """Remove older generations and what crashed writers left (never the live one); the caller holds the lock."""
     for p in index_dir.iterdir():
-        if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".gen-")):
+        if p.is_dir() and p.name != keep and p.name.startswith("gen-"):
             shutil.rmtree(p, ignore_errors=True)
+    for p in _debris(index_dir):
+        _remove(p)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -240,6 +450,8 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _fsync(path: Path) -> None:
+    if os.name == "nt" and path.is_dir():  # Windows cannot open a directory; NTFS journals renames itself
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -264,3 +476,8 @@ def _document_from_json(raw: dict[str, Any]) -> Document:
     )
     offset_map = tuple((int(a), int(b)) for a, b in raw.pop("offset_map", ()))
     return Document(meta=meta, offset_map=offset_map, **raw)
+
+
+def _chunk_from_json(raw: dict[str, Any]) -> tuple[Chunk, tuple[str, ...]]:
+    tokens = tuple(raw.pop("tokens"))
+    return Chunk(**raw), tokens

@@ -1,12 +1,23 @@
-"""Read report files (txt, md, html, pdf, docx, jsonl) into cleaned Documents; a bad file never stops the rest."""
+"""Read report files (txt, md, html, pdf, docx, jsonl) into cleaned Documents; a bad file never stops the rest.
+
+Limits (each refusal is a LoadFailure that says why): a document may have at most MAX_DOCUMENT_CHARS characters
+of text; .txt/.md/.html files over MAX_TEXT_FILE_BYTES are refused unread; a DOCX whose parts declare more than
+MAX_DOCX_UNPACKED_BYTES uncompressed, or expand suspiciously (MAX_DOCX_RATIO), is refused before unpacking.
+Files named as text but holding binary data, PDFs without a text layer, encrypted or corrupt PDF/DOCX and second
+copies of an already loaded file are refused too.
+"""
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import json
+import logging
 import re
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -19,9 +30,32 @@ from rag.metadata import extract_metadata
 from rag.types import Document
 
 if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
     from docx.table import Table
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl")
+MAX_DOCUMENT_CHARS = 2_000_000
+"""Longest raw text of one document, ~40 times a long report (cleaning costs ~3 µs and ~60 bytes a character)."""
+MAX_TEXT_FILE_BYTES = 32_000_000
+"""Largest .txt/.md/.html file read at all (JSONL corpora are not limited; their records are)."""
+MAX_DOCX_UNPACKED_BYTES = 200_000_000
+"""Most a DOCX may declare uncompressed, over all its parts (python-docx unpacks every part into memory)."""
+MAX_DOCX_RATIO = 100
+"""Most a DOCX part over 10 MB may expand; real Word XML compresses ~5-20 times, zip bombs ~1000."""
+
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF (name it .pdf)"),
+    (b"PK\x03\x04", "a ZIP archive, e.g. a DOCX (name it .docx if it is one)"),
+    (_OLE_SIGNATURE, "an Office 97-2003 or password-protected Office file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x7fELF", "a program"),
+)
+
+log = logging.getLogger("rag.loading")
 
 
 @dataclass(frozen=True)
@@ -36,8 +70,14 @@ LoadedItem: TypeAlias = Document | LoadFailure
 
 
 def load_documents(paths: Sequence[Path]) -> Iterator[LoadedItem]:
-    """Yield a Document per readable report and a LoadFailure per unreadable one; folders are walked recursively."""
+    """Yield a Document per readable report and a LoadFailure per unreadable one; folders are walked recursively.
+
+    A second document with an already loaded doc_id, or a file with the same bytes as one already loaded under
+    another name, is a LoadFailure too (the same report indexed twice would crowd the search results). Records
+    of a JSONL corpus are never merged this way: their content hash covers the whole record, doc_id included.
+    """
     seen: dict[str, str] = {}
+    same_content: dict[str, Document] = {}
     for path in paths:
         if not path.exists():
             yield LoadFailure(str(path), "no such file or directory")
@@ -45,13 +85,21 @@ def load_documents(paths: Sequence[Path]) -> Iterator[LoadedItem]:
         for file in _walk(path) if path.is_dir() else [path]:
             for item in _load_file(file):
                 if isinstance(item, Document):
+                    first = same_content.get(item.content_hash)
                     if item.doc_id in seen:
                         item = LoadFailure(
                             item.source,
                             f"duplicate doc_id {item.doc_id} (already loaded from {seen[item.doc_id]})",
                         )
+                    elif first is not None:
+                        item = LoadFailure(
+                            item.source,
+                            f"{item.doc_id} has the same content as {first.doc_id} (loaded from {first.source}); "
+                            "skipped — keep one copy",
+                        )
                     else:
                         seen[item.doc_id] = item.source
+                        same_content[item.content_hash] = item
                 yield item
 
 
@@ -67,6 +115,11 @@ def document_from_text(
     """Clean raw text and extract its metadata (the upload path); raises DocumentReadError if nothing is left."""
     if not doc_id.strip():
         raise DocumentReadError("empty doc_id: give the document an id (e.g. its file name)")
+    if len(raw_text) > MAX_DOCUMENT_CHARS:
+        raise DocumentReadError(
+            f"{doc_id}: {len(raw_text):,} characters of text; the limit for one document is {MAX_DOCUMENT_CHARS:,} "
+            "— split it into several documents"
+        )
     cleaned = clean_text(raw_text)
     if not cleaned.text.strip():
         raise DocumentReadError(f"{doc_id}: no text left after cleaning")
@@ -130,6 +183,28 @@ def _best_guess(data: bytes, codecs_allowed: list[str] | None) -> str | None:
     return str(best) if best is not None else None
 
 
+def _refuse_binary(data: bytes) -> None:
+    """Raise DocumentReadError for bytes that are not text, whatever the file is called."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)):
+        return  # UTF-16/32 text is full of NUL bytes (the UTF-32-LE mark starts with the UTF-16-LE one)
+    for signature, what in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise DocumentReadError(f"binary file: this is {what}, not text")
+    if b"\x00" in data[:65536]:
+        raise DocumentReadError("binary file (it contains NUL bytes), not text — save reports as UTF-8 text")
+
+
+def _refuse_garbled(text: str) -> str:
+    """The text, unless control characters show it was binary data that happened to decode."""
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ch not in "\t\n\r\x0b\x0c\x85" and unicodedata.category(ch) == "Cc")
+    if controls > max(8, len(sample) // 200):
+        raise DocumentReadError(
+            f"binary or garbled file: {controls:,} control characters in its first {len(sample):,} — is it really text?"
+        )
+    return text
+
+
 # --- walking and dispatch ---------------------------------------------------------------------------
 
 
@@ -149,28 +224,42 @@ def _load_file(path: Path) -> Iterator[LoadedItem]:
             raise UnsupportedFileError(
                 f"unsupported file type {suffix or '(none)'} (supported: {', '.join(SUPPORTED_SUFFIXES)})"
             )
+        if not path.is_file():  # a FIFO or device would block or never end
+            raise DocumentReadError("not a regular file")
+        size = path.stat().st_size
+        if suffix in _TEXT_SUFFIXES and size > MAX_TEXT_FILE_BYTES:
+            raise DocumentReadError(
+                f"file is {size / 1e6:,.1f} MB; the limit for one text document is {MAX_TEXT_FILE_BYTES / 1e6:,.0f} MB "
+                "— split it, or make it a JSONL corpus with one record per report"
+            )
         data = path.read_bytes()
         if not data.strip():
             raise DocumentReadError("empty file")
         if suffix == ".jsonl":
             yield from _load_jsonl(path, data)
             return
-        text, title = _extract(path, suffix, data)
+        text, title = _extract(suffix, data)
         digest = hashlib.sha256(data).hexdigest()
         yield document_from_text(path.name, text, source=str(path), title_hint=title, content_hash=digest)
     except (RagError, OSError) as exc:
         yield LoadFailure(str(path), str(exc))
+    except Exception as exc:  # a parser's bug on one hostile file must not abort the batch: report it, log it
+        log.error("unexpected %s while reading %s", type(exc).__name__, path, exc_info=exc)
+        yield LoadFailure(
+            str(path), f"unexpected {type(exc).__name__} while reading the file ({exc}); see the log"
+        )
 
 
-def _extract(path: Path, suffix: str, data: bytes) -> tuple[str, str | None]:
+def _extract(suffix: str, data: bytes) -> tuple[str, str | None]:
     """Plain text and an optional title hint for one non-JSONL file."""
     if suffix == ".pdf":
-        return _pdf_text(path), None
+        return _pdf_text(data), None
     if suffix == ".docx":
-        return _docx_text(path)
+        return _docx_text(data)
+    _refuse_binary(data)
     if suffix in (".html", ".htm"):
-        return _html_text(_decode_html(data))
-    text = decode_bytes(data)
+        return _html_text(_refuse_garbled(_decode_html(data)))
+    text = _refuse_garbled(decode_bytes(data))
     if suffix in (".md", ".markdown"):
         return _markdown_text(text)
     return text, None
@@ -181,6 +270,7 @@ def _extract(path: Path, suffix: str, data: bytes) -> tuple[str, str | None]:
 
 def _load_jsonl(path: Path, data: bytes) -> Iterator[LoadedItem]:
     """One Document per record {doc_id, title, text, meta}; a broken line fails alone, naming file:line."""
+    _refuse_binary(data)
     seen: set[str] = set()
     for lineno, line in enumerate(decode_bytes(data).splitlines(), start=1):
         if not line.strip():
@@ -230,40 +320,93 @@ def _record_problem(record: object) -> str | None:
 # --- PDF and DOCX --------------------------------------------------------------------------------------
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import DependencyError, PyPdfError
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentReadError("encrypted PDF: remove the password and try again")
+            raise DocumentReadError("encrypted PDF (password-protected): remove the password and try again")
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError) as exc:
-        raise DocumentReadError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
+    except DependencyError as exc:  # AES encryption needs an optional package
+        raise DocumentReadError(f"encrypted PDF: {exc} to decrypt it (pip install cryptography)") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError,
+            zlib.error, RecursionError) as exc:  # fmt: skip
+        raise DocumentReadError(
+            f"unreadable PDF, corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not pages:
+        raise DocumentReadError("unreadable PDF, corrupt or truncated: no pages found")
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
-        raise DocumentReadError("PDF has no extractable text (a scanned image? run OCR first)")
+        raise DocumentReadError(
+            f"no text layer; OCR needed — the PDF has no extractable text on its {len(pages)} page(s) "
+            "(a scan?): run OCR on it and ingest the result"
+        )
     return text
 
 
-def _docx_text(path: Path) -> tuple[str, str | None]:
+def _docx_text(data: bytes) -> tuple[str, str | None]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table as DocxTable
+    from lxml.etree import LxmlError
 
+    if data.startswith(_OLE_SIGNATURE):
+        raise DocumentReadError(
+            "password-protected or Word 97-2003 file, not a DOCX: remove the password or save it as .docx"
+        )
     try:
-        document = docx.Document(str(path))
+        _check_archive(data)
+        document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
         for block in document.iter_inner_content():
             if isinstance(block, DocxTable):
                 blocks.extend(_table_rows(block))
             else:
                 blocks.append(block.text)
-        title = document.core_properties.title or None
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentReadError(f"unreadable DOCX ({type(exc).__name__}: {exc})") from exc
+        title = _docx_title(document)
+    except (PackageNotFoundError, zipfile.BadZipFile, zlib.error, EOFError, LxmlError, KeyError, ValueError,
+            NotImplementedError) as exc:  # fmt: skip
+        raise DocumentReadError(
+            f"unreadable DOCX, corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from exc
     return "\n".join(blocks), title
+
+
+def _docx_title(document: DocxDocument) -> str | None:
+    """The title in the document's properties; None without a properties part (python-docx would say "Word Document")."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    try:
+        document.part.package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
+    except KeyError:
+        return None
+    return document.core_properties.title or None
+
+
+def _check_archive(data: bytes) -> None:
+    """Refuse a zip bomb from the sizes its directory declares, before anything is unpacked.
+
+    Declared sizes cannot lie their way past this: zipfile stops reading a member at its declared size.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    if len(members) > 10_000:
+        raise DocumentReadError(f"DOCX has {len(members):,} parts; refusing what looks like a zip bomb")
+    total = sum(m.file_size for m in members)
+    if total > MAX_DOCX_UNPACKED_BYTES:
+        raise DocumentReadError(
+            f"DOCX would unpack to {total / 1e6:,.0f} MB (limit {MAX_DOCX_UNPACKED_BYTES / 1e6:,.0f} MB); "
+            "refusing what looks like a zip bomb"
+        )
+    for m in members:
+        if m.file_size > 10_000_000 and m.file_size > MAX_DOCX_RATIO * max(m.compress_size, 1):
+            raise DocumentReadError(
+                f"DOCX part {m.filename} would expand {m.file_size / max(m.compress_size, 1):,.0f} times, to "
+                f"{m.file_size / 1e6:,.0f} MB; refusing what looks like a zip bomb"
+            )
 
 
 def _table_rows(table: Table) -> list[str]:

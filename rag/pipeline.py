@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -274,15 +272,14 @@ def _diversify(hits: list[Hit], k: int) -> list[Hit]:
 
 @contextmanager
 def _writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory (readers never block)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """One writer at a time per index directory, across processes (readers never block).
+
+    A second writer waits up to `rag.index.WRITER_LOCK_TIMEOUT_S`, then raises IndexLockedError naming the directory.
+    """
+    from rag.index import writer_lock
+
+    with writer_lock(index_dir):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 class _NullBar:
