@@ -54,6 +54,12 @@ class Figure:
         return self.value
 
     @property
+    def upper_scaled_value(self) -> float:
+        """The top of a range (or the single value) in base units: what comparisons of targets use."""
+        top = self.range[1] if self.range else self.value
+        return self.scaled_value * (top / self.value) if self.value else top
+
+    @property
     def is_year(self) -> bool:
         """A bare four-digit year (2018) rather than a quantity."""
         return not self.unit and 1900 <= self.value <= 2100 and "." not in self.text

@@ -91,6 +91,7 @@ def test_real_server_builds_index_on_first_start(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "data" / "reports", reports)
     env = {
         "RAG_EMBEDDER": "hashing",
+        "RAG_READER": "none",
         "RAG_INDEX_DIR": str(tmp_path / "index"),
         "RAG_REPORTS_DIR": str(reports),
         "RAG_RATE_LIMIT_PER_MINUTE": "0",

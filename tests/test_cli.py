@@ -40,6 +40,7 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for name in [n for n in os.environ if n.startswith("RAG_")]:
             mp.delenv(name)
         mp.setenv("RAG_EMBEDDER", "hashing")
+        mp.setenv("RAG_READER", "none")
         mp.setenv("RAG_CACHE_DIR", str(root / "cache"))
         mp.setattr("rag.pipeline.Tokenizer", shared_tokenizer)
         assert main(["ingest", str(_copy_corpus(root / "reports")), "--index", str(directory)]) == 0

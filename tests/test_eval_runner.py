@@ -257,7 +257,7 @@ def test_run_eval_builds_fresh_index_and_writes_reports(tmp_path: Path) -> None:
         return fake
 
     report = run_eval(
-        gold, corpus=[corpus], out_dir=out, settings=Settings(embedder="hashing"), loader=loader
+        gold, corpus=[corpus], out_dir=out, settings=Settings(embedder="hashing", reader="none"), loader=loader
     )
     assert seen_dirs == [out / "index"] and not (out / "index" / "stale").exists()
     assert fake.ingested == [corpus]
@@ -281,7 +281,7 @@ def test_run_eval_uses_existing_index_and_limit(tmp_path: Path) -> None:
     report = run_eval(
         gold,
         index_dir=tmp_path / "idx",
-        settings=Settings(embedder="hashing"),
+        settings=Settings(embedder="hashing", reader="none"),
         limit=2,
         sample_seed=1,
         loader=loader,
@@ -331,7 +331,7 @@ def test_run_external_rgb_reject(tmp_path: Path) -> None:
     report = run_external(
         "rgb-reject",
         out_dir=out,
-        settings=Settings(embedder="hashing"),
+        settings=Settings(embedder="hashing", reader="none"),
         evaldata=root,
         loader=lambda settings, index_dir: fake,
     )

@@ -91,3 +91,12 @@ def test_figures_compare_across_units_and_ranges_stay_ranges() -> None:
     (r,) = find_figures("增长6.5-7%")
     assert r.range == (6.5, 7.0) and r.unit == "%"
     assert a.range is None
+
+
+def test_upper_scaled_value_uses_the_top_of_a_range_in_base_units() -> None:
+    (r,) = find_figures("增长6.5-7%")
+    assert r.upper_scaled_value == 7.0
+    (m,) = find_figures("投资1.5-2万元")
+    assert m.upper_scaled_value == 20000.0
+    (s,) = find_figures("收入9000元")
+    assert s.upper_scaled_value == 9000.0

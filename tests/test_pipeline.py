@@ -315,7 +315,7 @@ from rag.pipeline import load_pipeline
 from rag.settings import Settings
 
 index, reports, corpus = (Path(a) for a in sys.argv[1:4])
-pipeline = load_pipeline(Settings(embedder="hashing", index_dir=index, cache_dir=index.parent / "cache"))
+pipeline = load_pipeline(Settings(embedder="hashing", reader="none", index_dir=index, cache_dir=index.parent / "cache"))
 pipeline.ingest([reports])
 print("first ingest saved", flush=True)
 pipeline.checkpoint_seconds = 0.2  # save generations often, so the kill may land in the middle of one
@@ -363,7 +363,7 @@ def test_killed_ingest_leaves_a_loadable_index(tmp_path: Path, fast_tokenizer: N
             proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the second ingest finished before the kill; make the corpus bigger"
 
-    settings = Settings(embedder="hashing", index_dir=index, cache_dir=tmp_path / "cache")
+    settings = Settings(embedder="hashing", reader="none", index_dir=index, cache_dir=tmp_path / "cache")
     pipeline = load_pipeline(settings)
     ids = {d.doc_id for d in pipeline.documents()}
     assert {p.name for p in REPORTS_DIR.iterdir()} <= ids

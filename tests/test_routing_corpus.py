@@ -119,7 +119,7 @@ def build_fixture(source: Path = SOURCE, out: Path = FIXTURE) -> None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     tmp = tmp_path_factory.mktemp("routing-corpus")
-    settings = Settings(embedder="hashing", index_dir=tmp / "index", cache_dir=tmp / "cache")
+    settings = Settings(embedder="hashing", reader="none", index_dir=tmp / "index", cache_dir=tmp / "cache")
     pipe = load_pipeline(settings)
     report = pipe.ingest([FIXTURE])
     assert not report.failed and len(report.added) == len(EVIDENCE)

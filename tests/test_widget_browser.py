@@ -83,7 +83,7 @@ def real_pipeline(tmp: Path) -> Any | None:
     """The real pipeline (hashing embedder) over a copy of data/reports, or None if it is not there yet."""
     reports = tmp / "reports"
     shutil.copytree(ROOT / "data" / "reports", reports)
-    settings = Settings(embedder="hashing", index_dir=tmp / "index", reports_dir=reports)
+    settings = Settings(embedder="hashing", reader="none", index_dir=tmp / "index", reports_dir=reports)
     try:
         from rag.pipeline import load_pipeline
 

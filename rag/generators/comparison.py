@@ -13,11 +13,6 @@ from rag.types import Answer, Hit, ParsedQuery
 _LOWER = re.compile(r"更低|更少|更小|更慢|lower|smaller|less|fewer|slower")
 
 
-def _upper_value(text: str) -> float | None:
-    nums = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", text)]
-    return max(nums) if nums else None
-
-
 def answer_comparison(
     query: ParsedQuery,
     ranked: Sequence[Evidence],
@@ -36,9 +31,8 @@ def answer_comparison(
         span = extract_figure(ev.text, query, terms)
         if span is None or span.figure is None:
             continue
-        value = _upper_value(span.text)
-        if value is None:
-            continue
+        # unit-aware (1.2万元 > 9000元); a range ("6.5-7%") compares by its top
+        value = span.figure.upper_scaled_value
         best[doc] = (ev, span.text, value)
         if len(best) == 2:
             break

@@ -76,7 +76,10 @@ def is_calibration(example: Example) -> bool:
 
 def load_examples(train_dir: Path) -> list[Example]:
     """All usable training questions; DRCD converted to simplified, offsets re-checked."""
-    import opencc
+    try:
+        import opencc
+    except ImportError as exc:
+        raise SystemExit("reader training needs OpenCC: pip install -e '.[train]'") from exc
 
     t2s = opencc.OpenCC("t2s")
     out: list[Example] = []
