@@ -51,7 +51,7 @@ eval-external: install
 	@if [ -d $(SHARED)/evaldata ]; then \
 	  $(BIN)/python -m eval.external cmrc --limit 300 --seed 0 --out out/ci-cmrc --evaldata $(SHARED)/evaldata && \
 	  $(BIN)/python -m eval.gate out/ci-cmrc/report.json --thresholds eval/thresholds_cmrc.json && \
-	  $(BIN)/python -m eval.external xquad --limit 100 --seed 0 --out out/ci-xquad --evaldata $(SHARED)/evaldata && \
+	  $(BIN)/python -m eval.external xquad --held-out --limit 100 --seed 0 --out out/ci-xquad --evaldata $(SHARED)/evaldata && \
 	  $(BIN)/python -m eval.gate out/ci-xquad/report.json --thresholds eval/thresholds_xquad.json && \
 	  $(BIN)/python -m eval.external rgb-reject --limit 100 --seed 0 --out out/ci-rgb --evaldata $(SHARED)/evaldata && \
 	  $(BIN)/python -m eval.gate out/ci-rgb/report.json --thresholds eval/thresholds_rgb.json; \

@@ -3,7 +3,7 @@
 Usage::
 
     python -m eval.external cmrc        [--limit 300] [--seed 0] --out runs/cmrc
-    python -m eval.external xquad       [--limit N]   [--seed 0] --out runs/xquad
+    python -m eval.external xquad       [--limit N]   [--seed 0] [--held-out] --out runs/xquad
     python -m eval.external rgb-reject  [--limit N]   [--seed 0] --out runs/rgb-reject
     (also: xquad-zh, rgb-refine, rgb-int;  --evaldata DIR overrides the data folder)
 
@@ -137,6 +137,7 @@ def run_external(
     seed: int = 0,
     progress: bool = False,
     loader: PipelineLoader | None = None,
+    held_out: bool = False,
 ) -> EvalReport:
     """Run one external set (``EXTERNAL_SETS``) into ``out_dir``; ``limit`` None uses the set's default sample size."""
     spec = EXTERNAL_SETS.get(name)
@@ -147,7 +148,13 @@ def run_external(
     for path in (qa_path, corpus_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found — pass --evaldata pointing at shared/evaldata")
-    items = sample_items(load_gold(qa_path), limit if limit is not None else spec.default_limit, seed)
+    gold = load_gold(qa_path)
+    if held_out:
+        # only questions on passages the English calibrator was not fitted on
+        from rag.answering.calibration_fit import is_english_fit_article
+
+        gold = tuple(i for i in gold if not any(is_english_fit_article(d) for d in i.gold_docs))
+    items = sample_items(gold, limit if limit is not None else spec.default_limit, seed)
     corpus = corpus_path
     if spec.pool_subset:
         corpus = out_dir / "corpus_subset.jsonl"
@@ -158,6 +165,7 @@ def run_external(
         "gold": str(qa_path),
         "limit": limit or spec.default_limit,
         "seed": seed,
+        "held_out": held_out,
     }
     return run_items(
         items,
@@ -189,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--evaldata", type=Path, default=None, help="evaldata folder (default ../shared/evaldata)"
     )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="xquad: only questions on the articles the English calibrator was not fitted on (even-numbered)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     from rag.errors import RagError
@@ -203,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             limit=args.limit,
             seed=args.seed,
             progress=sys.stderr.isatty(),
+            held_out=args.held_out,
         )
     except (FileNotFoundError, ValueError, RagError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -337,6 +337,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
             max_passages=settings.reader_passages,
             threshold=settings.answer_threshold,
             comparisons=pipeline.extractive,
+            fallback=pipeline.extractive if settings.reader_fallback == "rules" else None,
         )
         pipeline.generator = fallback
     if settings.generator != "extractive":

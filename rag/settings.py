@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         description="trained (shipped span reader + calibrated answer/refuse decision, default) or none (rule-based extraction).",
     )
     reader_weights_dir: Path | None = Field(default=None, description="Reader weights directory (default: the shipped ones).")
+    reader_fallback: Literal["rules", "none"] = Field(
+        default="rules",
+        description="Below the reader's calibrated threshold: rules (the rule-based extractive answerer) or none (refuse).",
+    )
     reader_passages: int = Field(default=5, ge=1, le=20, description="Top passages the reader reads per question.")
     answer_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Override of the calibrated confidence below which the reader refuses."

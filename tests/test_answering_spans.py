@@ -30,3 +30,17 @@ def test_english_short_answers_spell_out_the_qualifier() -> None:
     assert short_answer_text("7.7%左右", "zh") == "7.7%左右"
     assert short_answer_text("3万人以上", "en") == "over 3万人"
     assert short_answer_text("会展经济", "en") == "会展经济"
+
+
+def test_reader_questions_use_report_vocabulary_and_ask_a_question() -> None:
+    from rag.answering.rephrasing import reader_question
+    from rag.types import ParsedQuery
+
+    zh = ParsedQuery(text="武昌区2013年gdp增长目标", language="zh", regions=("武昌区",), years=(2013,), qtype="other",
+                     metrics=("地区生产总值",))
+    assert reader_question(zh) == "武昌区2013年地区生产总值增长目标是多少?"
+    en = ParsedQuery(text="shahekou 2016 unemployment rate target", language="en", regions=("沙河口区",),
+                     years=(2016,), intent="target", qtype="numeric")
+    assert reader_question(en) == "2016年沙河口区失业率目标是多少?"
+    general = ParsedQuery(text="Who won Super Bowl XLIX?", language="en", qtype="entity")
+    assert reader_question(general) == "Who won Super Bowl XLIX?"

@@ -26,7 +26,11 @@ def synthetic(n: int, seed: int = 0) -> tuple[list[AnswerFeatures], list[bool]]:
     for _ in range(n):
         right = rng.random() < 0.5
         margin = rng.gauss(3.0 if right else -2.0, 1.5)
-        feats.append(AnswerFeatures(margin, margin + 5, 5.0, rng.random() < 0.5, rng.random() < 0.5, rng.randint(1, 20)))
+        feats.append(
+            AnswerFeatures(
+                margin, margin + 5, 5.0, margin - 3, -3.0, rng.random() < 0.5, rng.random() < 0.5, rng.randint(1, 20)
+            )
+        )
         labels.append(right)
     return feats, labels
 
@@ -34,8 +38,8 @@ def synthetic(n: int, seed: int = 0) -> tuple[list[AnswerFeatures], list[bool]]:
 def test_confidence_rises_with_the_reader_margin_and_separates_the_classes() -> None:
     feats, labels = synthetic(600)
     cal = fit_calibrator(feats, labels)
-    low = AnswerFeatures(-4.0, 1.0, 5.0, False, False, 5)
-    high = AnswerFeatures(5.0, 10.0, 5.0, False, False, 5)
+    low = AnswerFeatures(-4.0, 1.0, 5.0, -7.0, -3.0, False, False, 5)
+    high = AnswerFeatures(5.0, 10.0, 5.0, 2.0, -3.0, False, False, 5)
     assert cal.confidence(low) < 0.2 < 0.8 < cal.confidence(high)
     answered = [cal.confidence(f) >= cal.threshold for f in feats]
     accuracy = sum(a == y for a, y in zip(answered, labels, strict=True)) / len(labels)

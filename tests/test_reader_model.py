@@ -37,9 +37,9 @@ def test_the_reader_picks_the_asked_figure_out_of_a_report_sentence(answerer) ->
 def test_the_calibrated_confidence_prefers_the_answering_passage(answerer) -> None:  # type: ignore[no-untyped-def]
     question = "地区生产总值增长目标是多少?"
     on, off = answerer.reader.read([question, question], [[REPORT], [OFF_TOPIC]], top_n=1)
-    conf_on = answerer.calibrator.confidence(features_of(wants_figure(question), on[0]))
-    conf_off = answerer.calibrator.confidence(features_of(wants_figure(question), off[0])) if off else 0.0
-    assert conf_on >= answerer.calibrator.threshold > conf_off
+    conf_on = answerer.calibration.zh.confidence(features_of(wants_figure(question), on[0]))
+    conf_off = answerer.calibration.zh.confidence(features_of(wants_figure(question), off[0])) if off else 0.0
+    assert conf_on >= answerer.calibration.zh.threshold > conf_off
 
 
 def test_tampered_weights_are_refused_on_load(tmp_path: Path) -> None:

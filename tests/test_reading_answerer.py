@@ -6,6 +6,7 @@ import pytest
 
 from rag.answering.calibration import FEATURE_NAMES, Calibrator
 from rag.answering.reading import ReaderAnswerer
+from rag.answering.rephrasing import reader_question
 from rag.pipeline import Pipeline
 from tests.conftest import ScriptedReader, assert_citations_exact
 
@@ -40,7 +41,7 @@ def test_the_reader_span_is_answered_with_the_sentence_that_contains_it(hashing_
     assert_citations_exact(hashing_pipeline, answer)
     # one batch: the question with the top passages
     (questions, passages), = reader.calls
-    assert questions == (hashing_pipeline.parse(QUESTION).text,) and len(passages[0]) == min(5, len(hits))
+    assert questions == (reader_question(hashing_pipeline.parse(QUESTION)),) and len(passages[0]) == min(5, len(hits))
 
 
 def test_below_the_calibrated_threshold_it_refuses(hashing_pipeline: Pipeline) -> None:
@@ -64,7 +65,25 @@ def test_a_span_cutting_a_figure_is_answered_whole(hashing_pipeline: Pipeline) -
 
 def test_english_questions_get_the_qualifier_in_words(hashing_pipeline: Pipeline) -> None:
     question = "What was Haizhu District's GDP growth target for 2018?"
-    answer, hits = answer_with(hashing_pipeline, ScriptedReader({question: "7.7%左右"}), question)
+    asked = reader_question(hashing_pipeline.parse(question))
+    assert asked == "2018年海珠区地区生产总值增长目标是多少?"  # read in the reports' own words
+    answer, hits = answer_with(hashing_pipeline, ScriptedReader({asked: "7.7%左右"}), question)
     if not any("7.7%左右" in h.chunk.text for h in hits[:5]):
         pytest.skip("the hashing embedder did not retrieve the target sentence")
     assert answer.short_answer == "about 7.7%" and "[1]" in answer.answer
+
+
+def test_a_span_from_the_other_part_of_the_report_is_never_the_answer(hashing_pipeline: Pipeline) -> None:
+    # "目标" (target) in so many words: a review-part figure must not answer, however sure the reader is
+    question = "海珠区2018年地区生产总值增长目标是多少?"
+    answer, hits = answer_with(hashing_pipeline, ScriptedReader({question: "1740.31亿元"}), question)
+    if not any("1740.31亿元" in h.chunk.text and h.chunk.period == "review" for h in hits[:5]):
+        pytest.skip("the hashing embedder did not retrieve the review sentence")
+    assert answer.refused or "1740.31" not in answer.short_answer
+
+
+def test_below_the_threshold_a_fallback_answerer_takes_the_question(hashing_pipeline: Pipeline) -> None:
+    answerer = ReaderAnswerer(ScriptedReader({}), margin_calibrator(), fallback=hashing_pipeline.extractive)
+    query = hashing_pipeline.parse(QUESTION)
+    answer = answerer.generate(query, hashing_pipeline.search(QUESTION, k=8).hits)
+    assert answer.backend == "extractive"

@@ -22,7 +22,9 @@ from rag.answering.spans import has_figure
 from rag.query import detect_language, detect_qtype
 from rag.reader.base import SpanProposal
 
-FEATURE_NAMES = ("margin", "score", "null_score", "wants_figure", "has_figure", "type_fit", "log_chars")
+FEATURE_NAMES = (
+    "margin", "score", "null_score", "log_prob", "null_log_prob", "wants_figure", "has_figure", "type_fit", "log_chars",
+)
 WRONG_ANSWER_COST = 2.0
 
 
@@ -33,6 +35,8 @@ class AnswerFeatures:
     margin: float
     score: float
     null_score: float
+    log_prob: float
+    null_log_prob: float
     wants_figure: bool
     has_figure: bool
     chars: int
@@ -44,6 +48,8 @@ class AnswerFeatures:
             self.margin,
             self.score,
             self.null_score,
+            self.log_prob,
+            self.null_log_prob,
             float(self.wants_figure),
             float(self.has_figure),
             fit if self.wants_figure else 0.0,
@@ -62,6 +68,8 @@ def features_of(question_wants_figure: bool, proposal: SpanProposal) -> AnswerFe
         proposal.margin,
         proposal.score,
         proposal.null_score,
+        proposal.log_prob,
+        proposal.null_log_prob,
         question_wants_figure,
         has_figure(proposal.text),
         len(proposal.text),
@@ -157,3 +165,15 @@ def choose_threshold(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> f
     curve = utility_curve(conf, correct)
     best = max(curve, key=lambda r: (r["utility"], -r["threshold"]))
     return float(best["threshold"])
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The calibrators of one reader: Chinese questions, and English ones when fitted."""
+
+    zh: Calibrator
+    en: Calibrator | None = None
+
+    def for_language(self, language: str) -> Calibrator:
+        """The calibrator for questions in `language` (Chinese when none is fitted for it)."""
+        return self.en if language == "en" and self.en is not None else self.zh

@@ -2,8 +2,10 @@
 
 The reader proposes spans of the retrieved passages in one batch; each span is tidied (whole figures
 with their units and qualifiers), scored by the calibrator (P(right answer)), and the best one is
-answered with the sentence that contains it as the citation — or, below the calibrated threshold,
-the question is refused. Comparisons still go through the figure comparison of the rule-based path.
+answered with the sentence that contains it as the citation. Below the calibrated threshold the
+question goes to the rule-based extractive answerer when one is given (RAG_READER_FALLBACK=rules, the
+default: measured, the reader alone still refuses too many report questions), else it is refused.
+Comparisons still go through the figure comparison of the rule-based path.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answering.calibration import Calibrator, features_of, wants_figure
+from rag.answering.calibration import Calibration, Calibrator, features_of, wants_figure
+from rag.answering.rephrasing import reader_question
 from rag.answering.spans import short_answer_text, snap_span
 from rag.chunking import split_sentences
 from rag.evidence import Evidence
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
-from rag.generators.extractive import cited_answer, refusal
+from rag.generators.extractive import cited_answer, desired_periods, refusal
+from rag.query import detect_language
 from rag.reader.base import Reader, SpanProposal
 from rag.types import Answer, Hit, ParsedQuery
 
@@ -44,23 +48,28 @@ class ReaderAnswerer:
     def __init__(
         self,
         reader: Reader,
-        calibrator: Calibrator,
+        calibration: Calibration | Calibrator,
         *,
         max_passages: int = 5,
         comparisons: Generator | None = None,
+        fallback: Generator | None = None,
     ) -> None:
+        self.fallback = fallback
         self.reader = reader
-        self.calibrator = calibrator
+        self.calibration = calibration if isinstance(calibration, Calibration) else Calibration(calibration)
         self.max_passages = max_passages
         self.comparisons = comparisons
 
     def candidates(self, query: ParsedQuery, hits: Sequence[Hit]) -> list[ScoredSpan]:
-        """Every proposed span of the top passages, most confident first."""
+        """Every proposed span of the top passages, most confident first (only from the report part the
+        question's explicit target/actual intent points at)."""
         passages = list(hits[: self.max_passages])
         if not passages:
             return []
-        proposals = self.reader.read([query.text], [[h.chunk.text for h in passages]], top_n=8)[0]
-        figure_wanted = wants_figure(query.text)
+        question = reader_question(query)
+        proposals = self.reader.read([question], [[h.chunk.text for h in passages]], top_n=8)[0]
+        figure_wanted = wants_figure(question)
+        calibrator = self.calibration.for_language(detect_language(question))
         out: list[ScoredSpan] = []
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
@@ -69,9 +78,18 @@ class ReaderAnswerer:
             if b <= a or (p.passage_index, a, b) in seen:
                 continue
             seen.add((p.passage_index, a, b))
-            tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score)
-            confidence = self.calibrator.confidence(features_of(figure_wanted, tidy))
+            tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)
+            confidence = calibrator.confidence(features_of(figure_wanted, tidy))
             out.append(ScoredSpan(hit, tidy, hit.chunk.start + a, hit.chunk.start + b, tidy.text, confidence))
+        # Routing's period signal: a question that says "target" (or "actual") in so many words is answered
+        # only from the plan (or review) part of a report, never with the other part's figure.
+        periods = desired_periods(query, passages) if query.intent_explicit else {}
+
+        def period_fits(s: ScoredSpan) -> bool:
+            want = periods.get(s.hit.chunk.doc_id)
+            return not want or not s.hit.chunk.period or s.hit.chunk.period == want
+
+        out = [s for s in out if period_fits(s)]
         out.sort(key=lambda s: -s.confidence)
         return out
 
@@ -82,7 +100,10 @@ class ReaderAnswerer:
         if query.qtype == "comparison" and self.comparisons is not None:
             return self.comparisons.generate(query, hits)
         ranked = self.candidates(query, hits)
-        if not ranked or ranked[0].confidence < self.calibrator.threshold:
+        threshold = self.calibration.for_language(detect_language(reader_question(query))).threshold
+        if not ranked or ranked[0].confidence < threshold:
+            if self.fallback is not None:
+                return self.fallback.generate(query, hits)
             return _with_backend(refusal(query, "low confidence", hits), self.name)
         best = ranked[0]
         evidence = _sentence_evidence(best)
@@ -127,6 +148,7 @@ def load_answerer(
     max_passages: int = 5,
     threshold: float | None = None,
     comparisons: Generator | None = None,
+    fallback: Generator | None = None,
 ) -> ReaderAnswerer:
     """The shipped (or given) reader with the calibration fitted for it."""
     from rag.errors import ModelUnavailableError
@@ -140,10 +162,15 @@ def load_answerer(
         raise ModelUnavailableError(
             f"reader weights in {directory} carry no calibration: run python -m rag.answering.calibration_fit --weights {directory}"
         )
+    english = reader.manifest.card.get("calibration_en")
     try:
-        calibrator = Calibrator.from_card(card)
+        zh = Calibrator.from_card(card)
+        en = Calibrator.from_card(english) if isinstance(english, dict) else None
     except (KeyError, ValueError) as exc:
         raise ModelUnavailableError(f"reader calibration in {directory} is unusable ({exc})") from exc
     if threshold is not None:
-        calibrator = replace(calibrator, threshold=threshold)
-    return ReaderAnswerer(reader, calibrator, max_passages=max_passages, comparisons=comparisons)
+        zh = replace(zh, threshold=threshold)
+        en = replace(en, threshold=threshold) if en is not None else None
+    return ReaderAnswerer(
+        reader, Calibration(zh, en), max_passages=max_passages, comparisons=comparisons, fallback=fallback
+    )

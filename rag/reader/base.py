@@ -23,6 +23,10 @@ class SpanProposal:
     """Start + end logit of the span."""
     null_score: float
     """Start + end logit of the "no answer" slot in the window the span was read in."""
+    log_prob: float = 0.0
+    """log P(start) + log P(end) of the span under the window's softmaxes (no-answer slot included)."""
+    null_log_prob: float = 0.0
+    """The same for the no-answer slot."""
 
     @property
     def margin(self) -> float:

@@ -111,6 +111,8 @@ def _decode(
     null = float(start[0] + end[0])
     s = start[a:b]
     e = end[a:b]
+    # log-softmax normalisers over the no-answer slot and the passage tokens (question tokens excluded)
+    norm = _logsumexp(np.r_[start[0], s]) + _logsumexp(np.r_[end[0], e])
     grid = s[:, None] + e[None, :]
     n = grid.shape[0]
     rows, cols = np.indices((n, n))
@@ -125,7 +127,13 @@ def _decode(
         text = passage[c0:c1]
         if not text.strip():
             continue
-        out.append(SpanProposal(window.passage_index, c0, c1, text, float(grid[i, j]), null))
+        score = float(grid[i, j])
+        out.append(SpanProposal(window.passage_index, c0, c1, text, score, null, score - norm, null - norm))
         if len(out) >= top_n:
             break
     return out
+
+
+def _logsumexp(values: NDArray[np.float32]) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum()))

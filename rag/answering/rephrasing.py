@@ -1,0 +1,51 @@
+"""The question as the reader should read it: in the reports' own vocabulary, and asked as a question.
+
+The reader was trained on Chinese reading-comprehension questions, so it reads report vocabulary and a
+question word far better than abbreviations, English or keyword queries ("武昌区2013年gdp增长目标" gives
+a low, unsure score where "武昌区2013年地区生产总值增长目标是多少?" gives a sure one). Through the
+glossary (general report vocabulary) a Chinese question's Latin terms become the report's terms, and an
+English question that names report vocabulary is rendered as a Chinese question from its parsed parts
+(years, regions, glossary terms). English questions outside the glossary are read as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.query import match_glossary
+from rag.types import ParsedQuery
+
+_ZH_QUESTION_WORD = re.compile(r"什么|多少|哪|几|谁|何|吗|怎|是否|有没有|如何|为什么|多大|多高|多长|多快")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_LATIN = re.compile(r"[A-Za-z][A-Za-z&\- ]*[A-Za-z]|[A-Za-z]")
+
+
+def _ask(text: str, figure: bool) -> str:
+    text = text.rstrip("?？。 ")
+    return text + ("是多少?" if figure else "是什么?")
+
+
+def reader_question(query: ParsedQuery) -> str:
+    """The text handed to the reader for this question."""
+    entries = match_glossary(query.text, "en")
+    figure = query.qtype == "numeric" or bool(query.metrics)
+    if query.language == "zh":
+        text = query.text
+        for entry in entries:
+            zh = entry.zh[0]
+            for phrase in sorted(entry.en, key=len, reverse=True):
+                text = re.sub(rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])", zh, text, flags=re.IGNORECASE)
+        return text if _ZH_QUESTION_WORD.search(text) else _ask(text, figure)
+    if not entries:
+        return query.text
+    lower = query.text.lower()
+
+    def position(entry: object) -> int:
+        found = [lower.find(p.lower()) for p in getattr(entry, "en", ()) if p.lower() in lower]
+        return min(found) if found else len(lower)
+
+    parts = [f"{y}年" for y in query.years] + list(query.regions)
+    parts += [e.zh[0] for e in sorted(entries, key=position) if e.zh and not _LATIN.fullmatch(e.zh[0])]
+    parts += [run for run in _CJK_RUN.findall(query.text) if run not in parts]  # report words quoted as written
+    parts += {"target": ["目标"], "achieved": ["实际"]}.get(query.intent, [])
+    return _ask("".join(parts), figure)
