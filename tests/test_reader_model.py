@@ -39,7 +39,8 @@ def test_the_calibrated_confidence_prefers_the_answering_passage(answerer) -> No
     on, off = answerer.reader.read([question, question], [[REPORT], [OFF_TOPIC]], top_n=1)
     conf_on = answerer.calibration.zh.confidence(features_of(wants_figure(question), on[0]))
     conf_off = answerer.calibration.zh.confidence(features_of(wants_figure(question), off[0])) if off else 0.0
-    assert conf_on >= answerer.calibration.zh.threshold > conf_off
+    assert conf_on > conf_off + 0.2
+    assert conf_off < answerer.calibration.zh.threshold  # an off-topic passage is never answered
 
 
 def test_tampered_weights_are_refused_on_load(tmp_path: Path) -> None:
