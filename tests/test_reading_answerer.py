@@ -82,8 +82,15 @@ def test_a_span_from_the_other_part_of_the_report_is_never_the_answer(hashing_pi
     assert answer.refused or "1740.31" not in answer.short_answer
 
 
-def test_below_the_threshold_a_fallback_answerer_takes_the_question(hashing_pipeline: Pipeline) -> None:
-    answerer = ReaderAnswerer(ScriptedReader({}), margin_calibrator(), fallback=hashing_pipeline.extractive)
+def test_below_the_threshold_a_fallback_answer_needs_the_readers_agreement(hashing_pipeline: Pipeline) -> None:
     query = hashing_pipeline.parse(QUESTION)
-    answer = answerer.generate(query, hashing_pipeline.search(QUESTION, k=8).hits)
-    assert answer.backend == "extractive"
+    hits = hashing_pipeline.search(QUESTION, k=8).hits
+    rules = hashing_pipeline.extractive.generate(query, hits)
+    if rules.refused:
+        pytest.skip("the rule-based answerer refused on the hashing embedder's hits")
+    unsure = ScriptedReader({reader_question(query): rules.short_answer})
+    agreed = ReaderAnswerer(unsure, margin_calibrator(threshold=0.99), fallback=hashing_pipeline.extractive)
+    answer = agreed.generate(query, hits)
+    assert answer.backend == "extractive" and answer.short_answer == rules.short_answer
+    silent = ReaderAnswerer(ScriptedReader({}), margin_calibrator(), fallback=hashing_pipeline.extractive)
+    assert silent.generate(query, hits).refused  # the reader proposed nothing there: refuse, don't risk it

@@ -4,12 +4,14 @@ The reader proposes spans of the retrieved passages in one batch; each span is t
 with their units and qualifiers), scored by the calibrator (P(right answer)), and the best one is
 answered with the sentence that contains it as the citation. Below the calibrated threshold the
 question goes to the rule-based extractive answerer when one is given (RAG_READER_FALLBACK=rules, the
-default: measured, the reader alone still refuses too many report questions), else it is refused.
+default: measured, the reader alone still refuses too many report questions), whose answer is kept only
+where the reader proposed a span at the same place; else the question is refused.
 Comparisons still go through the figure comparison of the rule-based path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,7 +105,9 @@ class ReaderAnswerer:
         threshold = self.calibration.for_language(detect_language(reader_question(query))).threshold
         if not ranked or ranked[0].confidence < threshold:
             if self.fallback is not None:
-                return self.fallback.generate(query, hits)
+                fallback = self.fallback.generate(query, hits)
+                if fallback.refused or _agrees(fallback, ranked):
+                    return fallback
             return _with_backend(refusal(query, "low confidence", hits), self.name)
         best = ranked[0]
         evidence = _sentence_evidence(best)
@@ -120,6 +124,30 @@ class ReaderAnswerer:
         for i in range(0, len(answer.answer), 6):
             yield answer.answer[i : i + 6]
         yield answer
+
+
+def _agrees(answer: Answer, ranked: Sequence[ScoredSpan]) -> bool:
+    """Whether a fallback answer is backed by the reader: one of the reader's spans overlaps where the
+    fallback's short answer stands in its cited sentence (or, when it is not a span of it, e.g. 是/否,
+    lies in that sentence). Two independent extractors agreeing is evidence; a rule answer the reader
+    never proposed is refused rather than risked (a wrong figure is worse than a refusal)."""
+    for citation in answer.citations:
+        where = _locate(answer.short_answer, citation.quote)
+        a, b = (citation.start + where[0], citation.start + where[1]) if where else (citation.start, citation.end)
+        if any(s.hit.chunk.doc_id == citation.doc_id and s.start < b and a < s.end for s in ranked):
+            return True
+    return False
+
+
+def _locate(short: str, quote: str) -> tuple[int, int] | None:
+    at = quote.find(short)
+    if at >= 0:
+        return at, at + len(short)
+    for figure in re.findall(r"\d+(?:\.\d+)?%?", short):  # "about 7.7%" stands as "7.7%左右"
+        at = quote.find(figure)
+        if at >= 0:
+            return at, at + len(figure)
+    return None
 
 
 def _sentence_evidence(span: ScoredSpan) -> Evidence:
