@@ -538,7 +538,8 @@ def run_self_test(model_dir: Path) -> dict[str, object]:
 # ----------------------------------------------------------------------------- verified cache directory
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -604,7 +605,7 @@ def verify_dir(directory: Path, provenance: Mapping[str, str]) -> str | None:
             size = stats[name].st_size
             if size != entry["size"]:
                 return f"{name} has {size} bytes, expected {entry['size']}"
-            if (size <= _ALWAYS_HASH_LIMIT or not trusted) and _sha256_file(directory / name) != entry[
+            if (size <= _ALWAYS_HASH_LIMIT or not trusted) and sha256_file(directory / name) != entry[
                 "sha256"
             ]:
                 return f"{name} sha256 mismatch"
@@ -619,7 +620,7 @@ def _write_manifest(directory: Path, provenance: Mapping[str, str], details: Map
     manifest: dict[str, object] = {
         "provenance": dict(provenance),
         "files": {
-            name: {"size": (directory / name).stat().st_size, "sha256": _sha256_file(directory / name)}
+            name: {"size": (directory / name).stat().st_size, "sha256": sha256_file(directory / name)}
             for name in files
         },
         "directories": dirs,
@@ -753,7 +754,7 @@ def _locate_source() -> _Source:
         digest = base64.urlsafe_b64decode(entry.hash.value + "=" * (-len(entry.hash.value) % 4)).hex()
     else:  # no RECORD hash: hash the file once per process
         key = (str(path), *_fingerprint(stat))
-        digest = _SOURCE_HASHES.get(key) or _SOURCE_HASHES.setdefault(key, _sha256_file(path))
+        digest = _SOURCE_HASHES.get(key) or _SOURCE_HASHES.setdefault(key, sha256_file(path))
     return _Source(path, digest, stat.st_size)
 
 

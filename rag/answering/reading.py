@@ -35,11 +35,23 @@ class ScoredSpan:
 
     hit: Hit
     proposal: SpanProposal
-    start: int
-    """Offset of the span in the document's cleaned text."""
-    end: int
-    text: str
+    """Offsets in the hit's chunk text."""
     confidence: float
+
+    @property
+    def start(self) -> int:
+        """Offset of the span in the document's cleaned text."""
+        return self.hit.chunk.start + self.proposal.start
+
+    @property
+    def end(self) -> int:
+        """End offset of the span in the document's cleaned text."""
+        return self.hit.chunk.start + self.proposal.end
+
+    @property
+    def text(self) -> str:
+        """The span's text."""
+        return self.proposal.text
 
 
 class ReaderAnswerer:
@@ -65,13 +77,17 @@ class ReaderAnswerer:
     def candidates(self, query: ParsedQuery, hits: Sequence[Hit]) -> list[ScoredSpan]:
         """Every proposed span of the top passages, most confident first (only from the report part the
         question's explicit target/actual intent points at)."""
+        return self._read(query, hits)[0]
+
+    def _read(self, query: ParsedQuery, hits: Sequence[Hit]) -> tuple[list[ScoredSpan], Calibrator]:
+        """The candidates and the calibrator that scored them (chosen by the language the reader read)."""
+        question = reader_question(query)
+        calibrator = self.calibration.for_language(detect_language(question))
         passages = list(hits[: self.max_passages])
         if not passages:
-            return []
-        question = reader_question(query)
+            return [], calibrator
         proposals = self.reader.read([question], [[h.chunk.text for h in passages]], top_n=8)[0]
         figure_wanted = wants_figure(question)
-        calibrator = self.calibration.for_language(detect_language(question))
         out: list[ScoredSpan] = []
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
@@ -82,7 +98,7 @@ class ReaderAnswerer:
             seen.add((p.passage_index, a, b))
             tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)
             confidence = calibrator.confidence(features_of(figure_wanted, tidy))
-            out.append(ScoredSpan(hit, tidy, hit.chunk.start + a, hit.chunk.start + b, tidy.text, confidence))
+            out.append(ScoredSpan(hit, tidy, confidence))
         # Routing's period signal: a question that says "target" (or "actual") in so many words is answered
         # only from the plan (or review) part of a report, never with the other part's figure.
         periods = desired_periods(query, passages) if query.intent_explicit else {}
@@ -93,7 +109,7 @@ class ReaderAnswerer:
 
         out = [s for s in out if period_fits(s)]
         out.sort(key=lambda s: -s.confidence)
-        return out
+        return out, calibrator
 
     def generate(self, query: ParsedQuery, hits: Sequence[Hit]) -> Answer:
         """Answer from the hits, or refuse."""
@@ -101,9 +117,8 @@ class ReaderAnswerer:
             return refusal(query, "no passages", hits)
         if query.qtype == "comparison" and self.comparisons is not None:
             return self.comparisons.generate(query, hits)
-        ranked = self.candidates(query, hits)
-        threshold = self.calibration.for_language(detect_language(reader_question(query))).threshold
-        if not ranked or ranked[0].confidence < threshold:
+        ranked, calibrator = self._read(query, hits)
+        if not ranked or ranked[0].confidence < calibrator.threshold:
             if self.fallback is not None:
                 fallback = self.fallback.generate(query, hits)
                 if fallback.refused or _agrees(fallback, ranked):

