@@ -38,7 +38,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from numpy.typing import NDArray
 
-from rag.errors import ModelUnavailableError
+from embeddings.errors import ModelUnavailableError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.errors import ModelUnavailableError
+from embeddings.errors import ModelUnavailableError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
-class RagError(Exception):
-    """Base class for errors with a message meant for the user."""
+# The base class and the embedding backends' error live in `embeddings` (which must not import `rag`).
+from embeddings.errors import ModelUnavailableError, RagError
 
 
 class UnsupportedFileError(RagError):
@@ -31,10 +30,6 @@ class DocumentNotFoundError(RagError):
     """No document with that id in the index."""
 
 
-class ModelUnavailableError(RagError):
-    """A configured model cannot be loaded offline (missing package, path or corrupt cache)."""
-
-
 class GeneratorError(RagError):
     """An LLM backend failed (unreachable endpoint, bad response)."""
 
@@ -45,3 +40,18 @@ class IndexCorruptError(IndexMismatchError):
 
 class IndexLockedError(RagError):
     """Another writer held the index directory's lock for longer than the wait allowed."""
+
+
+__all__ = [
+    "DocumentNotFoundError",
+    "DocumentReadError",
+    "GeneratorError",
+    "IndexCorruptError",
+    "IndexLockedError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "InvalidQuestionError",
+    "ModelUnavailableError",
+    "RagError",
+    "UnsupportedFileError",
+]

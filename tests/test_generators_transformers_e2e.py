@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_fakes import DOC_TEXT, ZH_QUERY, FakeExtractive, llm_hits
 
 from rag.generators.local import TransformersGenerator, _encode
 from rag.generators.prompting import build_messages
 from rag.types import Answer, Hit, ParsedQuery
-from tests.test_generators_llm import DOC_TEXT, ZH_QUERY, FakeExtractive, _hits
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,14 @@ TRAIN_STEPS = 300
 MAX_NEW_TOKENS = 64
 
 
-def _supported_hits() -> list[Hit]:
+def _supportedllm_hits() -> list[Hit]:
     """Passages 1-2 only: the shorter prompt puts this reply at positions no other reply uses."""
-    return _hits()[:2]
+    return llm_hits()[:2]
 
 
 def _cases() -> list[tuple[ParsedQuery, list[Hit], str]]:
     """(question, passages, reply the model is trained to give) for each trained behaviour."""
-    return [(ZH_QUERY, _hits(), INVENTED_REPLY), (SUPPORTED_QUERY, _supported_hits(), SUPPORTED_REPLY)]
+    return [(ZH_QUERY, llm_hits(), INVENTED_REPLY), (SUPPORTED_QUERY, _supportedllm_hits(), SUPPORTED_REPLY)]
 
 
 def _save_char_tokenizer(path: Path) -> None:
@@ -157,7 +157,7 @@ def _run(path: Path, query: ParsedQuery, hits: list[Hit]) -> tuple[str, Answer, 
 
 def test_invented_number_generated_by_a_real_model_is_rejected(trained_lm_dir: Path) -> None:
     """Greedy decoding yields the invented 9.9%; the verifier rejects it and the fallback answers."""
-    visible, final, fallback = _run(trained_lm_dir, ZH_QUERY, _hits())
+    visible, final, fallback = _run(trained_lm_dir, ZH_QUERY, llm_hits())
     assert "9.9" in visible and visible == "地区生产总值增长9.9%[1]。"
     assert "9.9" not in DOC_TEXT
     assert final.backend == "extractive" and fallback.calls == [ZH_QUERY.text]
@@ -167,7 +167,7 @@ def test_invented_number_generated_by_a_real_model_is_rejected(trained_lm_dir: P
 
 def test_supported_answer_generated_by_a_real_model_is_cited_exactly(trained_lm_dir: Path) -> None:
     """Greedy decoding yields a passage figure; it is kept, with citations quoting the document verbatim."""
-    hits = _supported_hits()
+    hits = _supportedllm_hits()
     visible, final, fallback = _run(trained_lm_dir, SUPPORTED_QUERY, hits)
     assert visible == "地区生产总值增长7.7%左右[1]。"
     assert final.backend == "transformers" and final.fallback_reason is None and not fallback.calls

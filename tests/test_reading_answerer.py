@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ScriptedReader, assert_citations_exact
 
 from rag.answering.calibration import FEATURE_NAMES, Calibrator
 from rag.answering.reading import ReaderAnswerer
 from rag.answering.rephrasing import reader_question
 from rag.pipeline import Pipeline
-from tests.conftest import ScriptedReader, assert_citations_exact
 
 MARGIN = FEATURE_NAMES.index("margin")
 
