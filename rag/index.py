@@ -79,6 +79,15 @@ class IndexStore:
     """The generation this store was loaded from or last saved as (None: never saved)."""
     changed: set[str] = field(default_factory=set)
     """doc_ids upserted or removed since `generation`; replayed onto a newer one another writer saved."""
+    keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """A unique random 62-bit key per chunk row (aligned with chunks), never reused: snapshots and vector
+    stores name rows by key, so rows can move (a removal compacts them) without rebuilding what refers to them."""
+    _buffer: NDArray[np.float32] | None = field(default=None, init=False, repr=False, compare=False)
+    _filled: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.keys) != len(self.chunks):
+            self.keys = new_keys(len(self.chunks))
 
     @classmethod
     def empty(cls, model_id: str, dimension: int, chunk_size: int, chunk_overlap: int) -> IndexStore:
@@ -101,17 +110,19 @@ class IndexStore:
         return self.manifest.documents.get(doc_id)
 
     def upsert(
-        self, document: Document, chunks: list[Chunk], tokens: list[tuple[str, ...]], vectors: NDArray[np.float32]
+        self, document: Document, chunks: list[Chunk], tokens: list[tuple[str, ...]], vectors: NDArray[np.float32],
+        keys: NDArray[np.int64] | None = None,
     ) -> None:
-        """Add a document or replace all chunks of an existing one."""
-        if len(chunks) != len(vectors) or len(chunks) != len(tokens):
+        """Add a document or replace all chunks of an existing one (`keys`: row keys another store assigned)."""
+        if len(chunks) != len(vectors) or len(chunks) != len(tokens) or (keys is not None and len(keys) != len(chunks)):
             raise ValueError("chunks, tokens and vectors must be aligned")
         if document.doc_id in self.documents:
             self._drop(document.doc_id)
         self.documents[document.doc_id] = document
         self.chunks.extend(chunks)
         self.tokens.extend(tokens)
-        self.vectors = np.vstack([self.vectors, vectors.astype(np.float32)]) if len(vectors) else self.vectors
+        self.keys = np.concatenate([self.keys, new_keys(len(chunks)) if keys is None else keys.astype(np.int64)])
+        self._append_vectors(vectors)
         docs = dict(self.manifest.documents)
         docs[document.doc_id] = document.content_hash
         self.manifest = _replace_docs(self.manifest, docs)
@@ -130,11 +141,30 @@ class IndexStore:
         self.changed.add(doc_id)
         self.version += 1
 
+    def _append_vectors(self, vectors: NDArray[np.float32]) -> None:
+        """Append rows into spare capacity (amortised O(rows)); rows a snapshot may hold are never overwritten."""
+        n, m = len(self.vectors), len(vectors)
+        if m == 0:
+            return
+        buf = self._buffer
+        fits = buf is not None and n == self._filled and len(buf) >= n + m and self.vectors.base is buf
+        if buf is None or not fits:
+            width = self.vectors.shape[1] if self.vectors.ndim == 2 and n else vectors.shape[1]
+            buf = np.empty((max(64, (n + m) * 3 // 2), width), dtype=np.float32)
+            buf[:n] = self.vectors
+            self._buffer = buf
+        buf[n : n + m] = vectors
+        self._filled = n + m
+        self.vectors = buf[: n + m]
+
     def _drop(self, doc_id: str) -> None:
         keep = [i for i, c in enumerate(self.chunks) if c.doc_id != doc_id]
         self.chunks = [self.chunks[i] for i in keep]
         self.tokens = [self.tokens[i] for i in keep]
-        self.vectors = self.vectors[keep] if len(keep) else np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        self.keys = self.keys[keep]
+        # A fresh array, never the shared buffer: snapshots taken before the removal keep their rows.
+        width = self.vectors.shape[1] if self.vectors.ndim == 2 else self.manifest.dimension
+        self.vectors = self.vectors[keep] if len(keep) else np.zeros((0, width), dtype=np.float32)
 
     def infos(self) -> list[DocumentInfo]:
         """One line per document, in id order."""
@@ -152,6 +182,12 @@ class IndexStore:
             )
             for d in sorted(self.documents.values(), key=lambda d: d.doc_id)
         ]
+
+
+def new_keys(n: int) -> NDArray[np.int64]:
+    """n random row keys in [1, 2**62): unique in practice (a clash among a million rows has odds ~1e-7)."""
+    raw = np.frombuffer(os.urandom(8 * n), dtype=np.uint64) >> np.uint64(2)
+    return raw.astype(np.int64) | 1
 
 
 def _replace_docs(manifest: Manifest, docs: dict[str, str]) -> Manifest:
@@ -223,8 +259,8 @@ def load_index(index_dir: Path) -> IndexStore:
 
 def _load_generation(index_dir: Path, gen: Path) -> IndexStore:
     manifest = _read_manifest(index_dir, gen / "manifest.json")
-    documents = {d.doc_id: d for d in _read_jsonl(index_dir, gen / "documents.jsonl", _document_from_json)}
-    rows = _read_jsonl(index_dir, gen / "chunks.jsonl", _chunk_from_json)
+    documents = {d.doc_id: d for d in _read_jsonl(index_dir, gen / "documents.jsonl", document_from_json)}
+    rows = _read_jsonl(index_dir, gen / "chunks.jsonl", chunk_from_json)
     chunks = [chunk for chunk, _ in rows]
     vectors = _read_vectors(index_dir, gen / "vectors.faiss", manifest.dimension, len(chunks))
     orphans = sorted({c.doc_id for c in chunks} - documents.keys())
@@ -262,7 +298,7 @@ def save_index(store: IndexStore, index_dir: Path) -> Path:
         _write_json(tmp / "manifest.json", asdict(store.manifest))
         with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
             for doc in store.documents.values():
-                fh.write(json.dumps(_document_to_json(doc), ensure_ascii=False) + "\n")
+                fh.write(json.dumps(document_to_json(doc), ensure_ascii=False) + "\n")
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for chunk, toks in zip(store.chunks, store.tokens, strict=True):
                 fh.write(json.dumps({**asdict(chunk), "tokens": list(toks)}, ensure_ascii=False) + "\n")
@@ -302,6 +338,7 @@ def _rebase(store: IndexStore, newer: IndexStore) -> None:
     store.documents = documents
     store.chunks = [newer.chunks[i] for i in theirs] + [store.chunks[i] for i in ours]
     store.tokens = [newer.tokens[i] for i in theirs] + [store.tokens[i] for i in ours]
+    store.keys = np.concatenate([newer.keys[theirs], store.keys[ours]])
     store.vectors = np.vstack([newer.vectors[theirs], store.vectors[ours]]).astype(np.float32)
     store.generation = newer.generation
     store.version += 1
@@ -459,13 +496,15 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _document_to_json(doc: Document) -> dict[str, Any]:
+def document_to_json(doc: Document) -> dict[str, Any]:
+    """A document as the JSON object documents.jsonl holds a line of."""
     out = asdict(doc)
     out["offset_map"] = [list(p) for p in doc.offset_map]
     return out
 
 
-def _document_from_json(raw: dict[str, Any]) -> Document:
+def document_from_json(raw: dict[str, Any]) -> Document:
+    """The inverse of `document_to_json` (consumes `raw`)."""
     meta_raw = raw.pop("meta")
     meta = DocumentMeta(
         **{
@@ -478,6 +517,7 @@ def _document_from_json(raw: dict[str, Any]) -> Document:
     return Document(meta=meta, offset_map=offset_map, **raw)
 
 
-def _chunk_from_json(raw: dict[str, Any]) -> tuple[Chunk, tuple[str, ...]]:
+def chunk_from_json(raw: dict[str, Any]) -> tuple[Chunk, tuple[str, ...]]:
+    """A chunks.jsonl line: the chunk and its BM25 tokens (consumes `raw`)."""
     tokens = tuple(raw.pop("tokens"))
     return Chunk(**raw), tokens

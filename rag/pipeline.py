@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 from embeddings.base import Embedder, load_embedder
 from rag.chunking import chunk_document
@@ -15,13 +19,14 @@ from rag.errors import InvalidQuestionError
 from rag.evidence import content_terms, rescore_hits
 from rag.generators.base import Generator
 from rag.generators.extractive import ExtractiveGenerator, desired_periods, refusal
-from rag.glossary import RegionCatalog, domain_words, static_regions
+from rag.glossary import domain_words, static_regions
 from rag.index import IndexStore, index_exists, load_index, save_index
 from rag.lexical import Tokenizer
 from rag.query import parse_question
 from rag.reranking import NoopReranker, Reranker, load_reranker
 from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
+from rag.snapshot import Snapshot
 from rag.types import (
     Answer,
     Chunk,
@@ -34,6 +39,7 @@ from rag.types import (
     SearchResult,
     Turn,
 )
+from rag.vector_store import VectorFilter, VectorStore, load_vector_store
 
 MAX_QUESTION_CHARS = 2000
 
@@ -57,16 +63,32 @@ class Pipeline:
     weights: RetrievalWeights = field(default_factory=RetrievalWeights)
     generator: Generator | None = None
     reranker: Reranker = field(default_factory=NoopReranker)
+    vector_store: VectorStore | None = None
+    """Where dense search runs (default: FAISS in process)."""
+    exhaustive_max: int = 50_000
+    dense_depth: int = 1000
+    publish_seconds: float = 1.0
+    """During a long ingest, readers get a new snapshot at most this often (and always at the end)."""
+    refresh_seconds: float = 5.0
+    """With a store other processes write to (Milvus): how often to pick up their documents."""
     tokenizer: Tokenizer = field(init=False)
     retriever: Retriever = field(init=False)
     extractive: ExtractiveGenerator = field(init=False)
-    _catalog_version: int = field(default=-1, init=False)
+    _write: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _next_sync: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         words = domain_words() + sorted({z for r in static_regions() for z in r.zh if len(z) >= 2})
         self.tokenizer = Tokenizer(words)
-        catalog = RegionCatalog([d.meta for d in self.store.documents.values()])
-        self.retriever = Retriever(self.store, self.embedder, self.tokenizer, catalog, self.weights)
+        if self.vector_store is None:
+            from rag.stores.faiss_store import FaissConfig, FaissStore
+
+            self.vector_store = FaissStore(FaissConfig(flat_max=self.exhaustive_max))
+        snapshot = Snapshot.build(self.store, self.vector_store)
+        self.retriever = Retriever(
+            snapshot, self.embedder, self.tokenizer, self.weights,
+            exhaustive_max=self.exhaustive_max, dense_depth=self.dense_depth,
+        )
         self.extractive = ExtractiveGenerator(
             self.tokenizer,
             self._term_weight,
@@ -94,6 +116,7 @@ class Pipeline:
 
     def ingest_documents(self, docs: Iterable[Document], *, progress: bool = False) -> IngestReport:
         """Index already-loaded documents, saving a checkpoint generation every `checkpoint_seconds`."""
+        self.sync(wait=True)  # a shared store: skip what another process already indexed
         added: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
@@ -110,73 +133,140 @@ class Pipeline:
         total = sum(len(c) for _, c in todo)
         embedded = 0
         if todo:
-            with _writer_lock(self.index_dir), _progress(total, progress) as bar:
-                last_save = time.monotonic()
+            with self._write, _writer_lock(self.index_dir), _progress(total, progress) as bar:
+                last_save = last_publish = time.monotonic()
                 for doc, chunks in todo:
                     texts = [passage_text(doc, c) for c in chunks]
                     tokens = [self.tokenizer.tokenize(t) for t in texts]
                     vectors = self.embedder.embed_documents(texts) if texts else self.store.vectors[:0]
                     (updated if doc.doc_id in self.store.documents else added).append(doc.doc_id)
-                    self.store.upsert(doc, chunks, tokens, vectors)
+                    self._upsert(doc, chunks, tokens, vectors)
                     embedded += len(chunks)
                     bar.update(len(chunks))
                     if time.monotonic() - last_save > self.checkpoint_seconds:
-                        save_index(self.store, self.index_dir)
+                        self._save()
                         last_save = time.monotonic()
-                save_index(self.store, self.index_dir)
-            self._refresh_catalog()
-        elif not index_exists(self.index_dir):
+                    if time.monotonic() - last_publish > self.publish_seconds:
+                        self.publish()
+                        last_publish = time.monotonic()
+                self._save()
+                self.publish()
+        elif not index_exists(self.index_dir) and not self._shared():
             with _writer_lock(self.index_dir):
                 save_index(self.store, self.index_dir)
         return IngestReport(tuple(added), tuple(updated), tuple(unchanged), (), embedded)
 
     def remove(self, doc_id: str) -> None:
         """Delete a document from the index (raises DocumentNotFoundError)."""
-        with _writer_lock(self.index_dir):
+        with self._write, _writer_lock(self.index_dir):
             self.store.remove(doc_id)
+            assert self.vector_store is not None
+            self.vector_store.delete([doc_id])
+            self._save()
+            self.publish()
+
+    def _upsert(
+        self, doc: Document, chunks: list[Chunk], tokens: list[tuple[str, ...]], vectors: NDArray[np.float32]
+    ) -> None:
+        assert self.vector_store is not None
+        # A store holding the vectors itself (Milvus) leaves zero-width rows in the local IndexStore.
+        self.store.upsert(doc, chunks, tokens, vectors[:, :0] if self._shared() else vectors)
+        self.vector_store.add(doc, chunks, tokens, self.store.keys[len(self.store.keys) - len(chunks) :], vectors)
+
+    def _shared(self) -> bool:
+        """True when the vector store also holds documents and passages (other processes may write to it)."""
+        return self.vector_store is not None and self.vector_store.holds_documents
+
+    def _save(self) -> None:
+        if not self._shared():  # a shared store committed every document as it was written
             save_index(self.store, self.index_dir)
-        self._refresh_catalog()
+
+    def sync(self, *, wait: bool = False) -> bool:
+        """Pick up documents other processes added to or removed from a shared store; True if anything changed.
+
+        Without `wait`, returns at once when this process is writing (its own changes are published anyway).
+        """
+        from rag.stores.milvus_store import MilvusStore
+
+        store = self.vector_store
+        if not isinstance(store, MilvusStore) or not self._write.acquire(blocking=wait):
+            return False
+        try:
+            self._next_sync = time.monotonic() + self.refresh_seconds
+            heads = store.committed()
+            mine = self.store.manifest.documents
+            gone = [d for d in mine if d not in heads]
+            todo = {d: h for d, h in heads.items() if mine.get(d) != h}
+            for d in gone:
+                self.store.remove(d)
+            for doc, chunks, tokens, keys in store.fetch(todo):
+                self.store.upsert(doc, chunks, tokens, np.zeros((len(chunks), 0), dtype=np.float32), keys=keys)
+            self.store.changed.clear()
+            if gone or todo:
+                self.publish()
+            return bool(gone or todo)
+        finally:
+            self._write.release()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """What readers see now (immutable; a change publishes a new one)."""
+        if self._shared() and time.monotonic() >= self._next_sync:
+            self.sync()
+        return self.retriever.snapshot
+
+    def publish(self) -> Snapshot:
+        """Make the writer's current state visible to readers, in one reference swap."""
+        assert self.vector_store is not None
+        snapshot = Snapshot.build(self.store, self.vector_store, self.retriever.snapshot)
+        self.retriever.snapshot = snapshot
+        return snapshot
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document."""
-        return self.store.infos()
+        return self.snapshot.infos()
 
     def document(self, doc_id: str) -> Document:
         """One indexed document with its cleaned text (raises DocumentNotFoundError)."""
         from rag.errors import DocumentNotFoundError
 
         try:
-            return self.store.documents[doc_id]
+            return self.snapshot.documents[doc_id]
         except KeyError:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index") from None
 
     # ------------------------------------------------------------------ questions
 
-    def parse(self, question: str) -> ParsedQuery:
+    def parse(self, question: str, snapshot: Snapshot | None = None) -> ParsedQuery:
         """Validate and understand a question."""
         text = question.strip()
         if not text:
             raise InvalidQuestionError("the question is empty")
         if len(text) > MAX_QUESTION_CHARS:
             raise InvalidQuestionError(f"the question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}")
-        self._refresh_catalog()
-        return parse_question(text, self.retriever.catalog, self.tokenizer)
+        return parse_question(text, (snapshot or self.snapshot).catalog, self.tokenizer)
 
     def search(self, question: str, *, k: int = 8, filters: QueryFilters | None = None) -> SearchResult:
         """Ranked passages plus the parsed question and routing."""
         t0 = time.perf_counter()
-        query = self.parse(question)
-        return self._search(query, k, filters, t0)
+        snap = self.snapshot
+        query = self.parse(question, snap)
+        return self._search(query, k, filters, t0, snap)
 
-    def _search(self, query: ParsedQuery, k: int, filters: QueryFilters | None, t0: float) -> SearchResult:
-        allowed = self.retriever.allowed_docs(filters)
-        routing = self.retriever.route(query, allowed)
+    def _search(
+        self, query: ParsedQuery, k: int, filters: QueryFilters | None, t0: float, snap: Snapshot
+    ) -> SearchResult:
+        allowed = self.retriever.allowed_docs(filters, snap)
+        routing = self.retriever.route(query, allowed, snap)
         hits: list[Hit] = []
         if routing.doc_ids is None or routing.doc_ids:
             depth = max(k, self.weights.rescoring_depth if self.weights.sentence_rescoring else k)
-            hits = self.retriever.search(query, depth * (3 if query.qtype == "comparison" else 1), routing)
+            where = _vector_filter(filters, snap)
+            hits = self.retriever.search(
+                query, depth * (3 if query.qtype == "comparison" else 1), routing, snap, where
+            )
             if self.weights.sentence_rescoring:
-                groups = content_terms(query, self.tokenizer, self.retriever.catalog.words())
+                groups = content_terms(query, self.tokenizer, snap.catalog.words())
                 hits = rescore_hits(
                     query, hits, groups, self._term_weight, desired_periods(query, hits),
                     weight=self.weights.sentence_rescoring,
@@ -201,12 +291,13 @@ class Pipeline:
     ) -> Iterator[str | Answer]:
         """Answer text pieces as they are produced, then the final Answer."""
         t0 = time.perf_counter()
-        query = self.parse(question)
+        snap = self.snapshot  # one snapshot for the whole answer, whatever the writer publishes meanwhile
+        query = self.parse(question, snap)
         if history:
             resolved = resolve_follow_up(question, query, history)
             if resolved != question:
-                query = self.parse(resolved)
-        result = self._search(query, self.top_k, filters, t0)
+                query = self.parse(resolved, snap)
+        result = self._search(query, self.top_k, filters, t0, snap)
         t1 = time.perf_counter()
         answer: Answer | None = None
         if result.reason or not result.hits:
@@ -246,14 +337,15 @@ class Pipeline:
         return f"提及{'和'.join(terms[:3])}的区" if query.language == "zh" else f"the {'/'.join(terms[:3])} district"
 
     def _term_weight(self, token: str) -> float:
-        self.retriever.refresh()
-        bm25 = self.retriever._bm25
-        return bm25.idf(token) if bm25 is not None else 1.0
+        return self.snapshot.lexical.idf(token)
 
-    def _refresh_catalog(self) -> None:
-        if self._catalog_version != self.store.version:
-            self.retriever.catalog = RegionCatalog([d.meta for d in self.store.documents.values()])
-            self._catalog_version = self.store.version
+
+def _vector_filter(filters: QueryFilters | None, snap: Snapshot) -> VectorFilter | None:
+    """The explicit filters in the form vector stores push down (region names resolved through the catalog)."""
+    if filters is None:
+        return None
+    regions = (snap.catalog.find(filters.region) or (filters.region,)) if filters.region is not None else None
+    return VectorFilter(None, regions, filters.year, filters.level)
 
 
 def _diversify(hits: list[Hit], k: int) -> list[Hit]:
@@ -310,7 +402,16 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         batch_size=settings.embed_batch_size,
     )
     directory = index_dir or settings.index_dir
-    if index_exists(directory):
+    vector_store = load_vector_store(settings)
+    if vector_store.holds_documents:
+        from rag.index import Manifest
+        from rag.stores.milvus_store import MilvusStore
+
+        assert isinstance(vector_store, MilvusStore)
+        wanted = Manifest(embedder.model_id, embedder.dimension, settings.chunk_size, settings.chunk_overlap)
+        store = vector_store.load_store(wanted)
+        store.check_compatible(embedder.model_id, embedder.dimension)
+    elif index_exists(directory):
         store = load_index(directory)
         store.check_compatible(embedder.model_id, embedder.dimension)
     else:
@@ -324,6 +425,10 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         top_k=settings.top_k,
         weights=RetrievalWeights.from_overrides(settings.retrieval_weights),
         reranker=load_reranker(settings.reranker, settings.reranker_model_path),
+        vector_store=vector_store,
+        exhaustive_max=settings.flat_index_max,
+        dense_depth=settings.dense_depth,
+        refresh_seconds=settings.store_refresh_s,
     )
     if not answering:
         return pipeline

@@ -12,9 +12,10 @@ from numpy.typing import NDArray
 
 from embeddings.base import Embedder
 from rag.glossary import RegionCatalog
-from rag.index import IndexStore
-from rag.lexical import BM25, Tokenizer
+from rag.lexical import Tokenizer
+from rag.snapshot import Snapshot
 from rag.types import DocumentMeta, Hit, ParsedQuery, QueryFilters
+from rag.vector_store import VectorFilter
 
 
 @dataclass(frozen=True)
@@ -140,62 +141,44 @@ def _pick_period(kinds: list[str], intent: str) -> str:
 
 
 class Retriever:
-    """Scores every chunk of the candidate documents; cheap enough for tens of thousands of chunks."""
+    """Hybrid search over one snapshot at a time: `snapshot` is swapped whole by the writer, and every method
+    reads the snapshot it is given (or the current one, taken once), never a mix of two."""
 
     def __init__(
         self,
-        store: IndexStore,
+        snapshot: Snapshot,
         embedder: Embedder,
         tokenizer: Tokenizer,
-        catalog: RegionCatalog,
         weights: RetrievalWeights | None = None,
+        *,
+        exhaustive_max: int = 50_000,
+        dense_depth: int = 1000,
     ) -> None:
-        self.store = store
+        self.snapshot = snapshot
         self.embedder = embedder
         self.tokenizer = tokenizer
-        self.catalog = catalog
         self.weights = weights or RetrievalWeights()
-        self._version = -1
-        self._bm25: BM25 | None = None
-        self._doc_rows: dict[str, NDArray[np.int64]] = {}
-        self._doc_terms: dict[str, frozenset[str]] = {}
-        self._doc_df: dict[str, int] = {}
-        self._faiss: object | None = None
+        self.exhaustive_max = exhaustive_max
+        """Candidate chunks up to which every one is ranked by both signals (above: the dense and BM25 top
+        `dense_depth` only)."""
+        self.dense_depth = dense_depth
 
-    def refresh(self) -> None:
-        """Rebuild derived structures after the store changed."""
-        if self._version == self.store.version:
-            return
-        import faiss
+    @property
+    def catalog(self) -> RegionCatalog:
+        """Regions of the current snapshot's documents (plus the static table)."""
+        return self.snapshot.catalog
 
-        self._bm25 = BM25(self.store.tokens)
-        rows: dict[str, list[int]] = {}
-        terms: dict[str, set[str]] = {}
-        for i, chunk in enumerate(self.store.chunks):
-            rows.setdefault(chunk.doc_id, []).append(i)
-            terms.setdefault(chunk.doc_id, set()).update(self.store.tokens[i])
-        self._doc_rows = {d: np.array(r, dtype=np.int64) for d, r in rows.items()}
-        self._doc_terms = {d: frozenset(t) for d, t in terms.items()}
-        df: dict[str, int] = {}
-        for doc_terms in self._doc_terms.values():
-            for t in doc_terms:
-                df[t] = df.get(t, 0) + 1
-        self._doc_df = df
-        flat = faiss.IndexFlatIP(self.store.manifest.dimension)
-        if len(self.store.vectors):
-            flat.add(np.ascontiguousarray(self.store.vectors, dtype=np.float32))
-        self._faiss = flat
-        self._version = self.store.version
-
-    def metas(self) -> dict[str, DocumentMeta]:
+    def metas(self, snapshot: Snapshot | None = None) -> dict[str, DocumentMeta]:
         """Metadata of every indexed document."""
-        return {d: doc.meta for d, doc in self.store.documents.items()}
+        snap = snapshot or self.snapshot
+        return {d: doc.meta for d, doc in snap.documents.items()}
 
-    def allowed_docs(self, filters: QueryFilters | None) -> frozenset[str] | None:
+    def allowed_docs(self, filters: QueryFilters | None, snapshot: Snapshot | None = None) -> frozenset[str] | None:
         """Documents explicit filters allow (None: all); a filter that matches nothing gives an empty set."""
         if filters is None:
             return None
-        docs = set(self.store.documents)
+        snap = snapshot or self.snapshot
+        docs = set(snap.documents)
         restricted = False
         if filters.doc_ids is not None:
             docs &= set(filters.doc_ids)
@@ -204,80 +187,108 @@ class Retriever:
             docs &= {filters.doc_id}
             restricted = True
         if filters.region is not None:
-            names = self.catalog.find(filters.region) or (filters.region,)
-            docs = {d for d in docs if region_matches(self.store.documents[d].meta, names, self.catalog)}
+            names = snap.catalog.find(filters.region) or (filters.region,)
+            docs = {d for d in docs if region_matches(snap.documents[d].meta, names, snap.catalog)}
             restricted = True
         if filters.year is not None:
             year = filters.year
             docs = {
                 d for d in docs
-                if year_relevance(self.store.documents[d].meta, year) or self.store.documents[d].meta.year == year
+                if year_relevance(snap.documents[d].meta, year) or snap.documents[d].meta.year == year
             }
+            restricted = True
+        if filters.level is not None:
+            docs = {d for d in docs if snap.documents[d].meta.level == filters.level}
             restricted = True
         return frozenset(docs) if restricted else None
 
-    def route(self, query: ParsedQuery, allowed: frozenset[str] | None) -> Routing:
+    def route(self, query: ParsedQuery, allowed: frozenset[str] | None, snapshot: Snapshot | None = None) -> Routing:
         """Automatic routing within the explicitly allowed documents."""
-        metas = self.metas()
+        snap = snapshot or self.snapshot
+        metas = self.metas(snap)
         if allowed is not None:
             metas = {d: m for d, m in metas.items() if d in allowed}
-        routing = route(query, metas, self.catalog) if self.weights.routing else Routing(None)
+        routing = route(query, metas, snap.catalog) if self.weights.routing else Routing(None)
         if self.weights.routing and query.qtype == "comparison" and routing.doc_ids is None:
-            sides = self._comparison_sides(query, metas)
+            sides = self._comparison_sides(query, metas, snap)
             if len(sides) >= 2:
                 routing = Routing(frozenset(sides), None, routing.desired_period)
         if routing.doc_ids is None and allowed is not None:
             return Routing(allowed, routing.reason, routing.desired_period)
         return routing
 
-    def _comparison_sides(self, query: ParsedQuery, metas: dict[str, DocumentMeta]) -> set[str]:
+    def _comparison_sides(self, query: ParsedQuery, metas: dict[str, DocumentMeta], snap: Snapshot) -> set[str]:
         """Reports a comparison is between: those of the named regions, and those the question singles out
         by words found in no other report (a report described by the places it names)."""
-        self.refresh()
-        sides = {d for d, m in metas.items() if query.regions and region_matches(m, query.regions, self.catalog)}
+        sides = {d for d, m in metas.items() if query.regions and region_matches(m, query.regions, snap.catalog)}
         for d in metas:
-            if self.distinctive_terms(query, d):
+            if self.distinctive_terms(query, d, snap):
                 sides.add(d)
         return sides
 
-    def distinctive_terms(self, query: ParsedQuery, doc_id: str) -> list[str]:
+    def distinctive_terms(self, query: ParsedQuery, doc_id: str, snapshot: Snapshot | None = None) -> list[str]:
         """Question words (≥2 Chinese characters) that occur in this report and in no other."""
-        self.refresh()
+        snap = snapshot or self.snapshot
         words = [t for t in self.tokenizer.tokenize(query.text, bigrams=False) if len(t) >= 2 and not t.isascii()]
-        mine = self._doc_terms.get(doc_id, frozenset())
+        mine = snap.doc_terms.get(doc_id, frozenset())
         out = []
         for t in dict.fromkeys(words):
-            if t in mine and self._doc_df.get(t, 0) == 1:
+            if t in mine and snap.doc_df.get(t, 0) == 1:
                 out.append(t)
         return out
 
-    def search(self, query: ParsedQuery, k: int, routing: Routing) -> list[Hit]:
-        """Top-k chunks of the routed documents, best first."""
-        self.refresh()
-        assert self._bm25 is not None
+    def search(
+        self, query: ParsedQuery, k: int, routing: Routing, snapshot: Snapshot | None = None,
+        where: VectorFilter | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks of the routed documents, best first.
+
+        `where` carries the explicit filters to stores that evaluate them themselves (Milvus); the routed
+        documents always restrict the search.
+        """
+        snap = snapshot or self.snapshot
         w = self.weights
         if routing.doc_ids is not None:
-            parts = [self._doc_rows[d] for d in sorted(routing.doc_ids) if d in self._doc_rows]
+            parts = [snap.doc_rows[d] for d in sorted(routing.doc_ids) if d in snap.doc_rows]
             rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         else:
-            rows = np.arange(len(self.store.chunks), dtype=np.int64)
+            rows = np.arange(len(snap.chunks), dtype=np.int64)
         if len(rows) == 0:
             return []
         qtext = query.text
         if w.append_terms_to_query and query.language == "en" and query.terms:
             qtext = qtext + " " + " ".join(query.terms)
         qvec = self.embedder.embed_queries([qtext])[0]
-        dense = self.store.vectors[rows] @ qvec
-        sparse_all = self._bm25.scores(self._query_tokens(query))
+        exhaustive = len(rows) <= self.exhaustive_max
+        depth = len(rows) if exhaustive else self.dense_depth
+        base = where or VectorFilter()
+        vf = VectorFilter(routing.doc_ids, base.regions, base.year, base.level) if routing.doc_ids is not None else base
+        found = snap.dense.search(qvec[None, :].astype(np.float32), depth, vf)[0]
+        dense_rows = snap.rows_of(found.keys)
+        ranked = dense_rows >= 0  # keys another process wrote after this snapshot are not ours to show
+        dense_rows, dense_scores = dense_rows[ranked], found.scores[ranked]
+        sparse_all = snap.lexical.scores(self._query_tokens(query))
+        if not exhaustive:
+            sparse_sub = sparse_all[rows]
+            top = rows[np.argsort(-sparse_sub, kind="stable")[: self.dense_depth]]
+            rows = np.unique(np.concatenate([dense_rows, top[sparse_all[top] > 0]]))
+        # Dense ranks as the store returned them (ties in row order); candidates it did not return rank last.
+        position = np.full(len(snap.chunks), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        dense = np.full(len(rows), -np.inf, dtype=np.float32)
+        inside = position[dense_rows] >= 0
+        dense[position[dense_rows[inside]]] = dense_scores[inside]
         sparse = sparse_all[rows]
-        score = w.dense * _rrf(dense, w.rrf_k) + w.sparse * _rrf(sparse, w.rrf_k, zero_is_last=True)
-        score += w.doc_terms * self._doc_prior(query, rows)
-        score += self._chunk_boosts(query, rows, routing)
+        score = w.dense * _rrf(dense, w.rrf_k, unranked=~np.isfinite(dense)) + w.sparse * _rrf(
+            sparse, w.rrf_k, zero_is_last=True
+        )
+        score += w.doc_terms * self._doc_prior(query, rows, snap)
+        score += self._chunk_boosts(query, rows, routing, snap)
         order = np.argsort(-score, kind="stable")[:k]
         hits = []
         for rank, j in enumerate(order, start=1):
-            chunk = self.store.chunks[int(rows[j])]
-            hits.append(Hit(chunk=chunk, meta=self.store.documents[chunk.doc_id].meta, score=float(score[j]), rank=rank))
+            chunk = snap.chunks[int(rows[j])]
+            hits.append(Hit(chunk=chunk, meta=snap.documents[chunk.doc_id].meta, score=float(score[j]), rank=rank))
         return hits
 
     def _query_tokens(self, query: ParsedQuery) -> list[str]:
@@ -285,29 +296,30 @@ class Retriever:
             return list(self.tokenizer.tokenize(query.text)) + list(query.metrics)
         return list(query.terms)
 
-    def _doc_prior(self, query: ParsedQuery, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+    def _doc_prior(self, query: ParsedQuery, rows: NDArray[np.int64], snap: Snapshot) -> NDArray[np.float32]:
         """Documents that contain the question's distinctive words (place names found in no other report) everywhere get a lift."""
-        assert self._bm25 is not None
-        n_docs = max(len(self._doc_terms), 1)
+        n_docs = max(len(snap.doc_terms), 1)
         tokens = set(self._query_tokens(query))
         doc_score: dict[str, float] = {}
-        for d, terms in self._doc_terms.items():
+        for d, terms in snap.doc_terms.items():
             s = 0.0
             for t in tokens & terms:
-                df = self._doc_df[t]
+                df = snap.doc_df[t]
                 s += math.log(1 + n_docs / df) if df < n_docs else 0.0
             doc_score[d] = s
         top = max(doc_score.values(), default=0.0)
         if top <= 0:
             return np.zeros(len(rows), dtype=np.float32)
-        return np.array([doc_score[self.store.chunks[int(r)].doc_id] / top for r in rows], dtype=np.float32)
+        return np.array([doc_score[snap.chunks[int(r)].doc_id] / top for r in rows], dtype=np.float32)
 
-    def _chunk_boosts(self, query: ParsedQuery, rows: NDArray[np.int64], routing: Routing) -> NDArray[np.float32]:
+    def _chunk_boosts(
+        self, query: ParsedQuery, rows: NDArray[np.int64], routing: Routing, snap: Snapshot
+    ) -> NDArray[np.float32]:
         w = self.weights
         out = np.zeros(len(rows), dtype=np.float32)
         years = [str(y) for y in query.years]
         for j, r in enumerate(rows):
-            chunk = self.store.chunks[int(r)]
+            chunk = snap.chunks[int(r)]
             want = routing.desired_period.get(chunk.doc_id)
             if want and chunk.period == want:
                 out[j] += w.period
@@ -318,12 +330,16 @@ class Retriever:
         return out
 
 
-def _rrf(scores: NDArray[np.float32], k: int, zero_is_last: bool = False) -> NDArray[np.float32]:
-    """Reciprocal-rank scores scaled so rank 1 gets ≈1; rows with no lexical match get nothing."""
+def _rrf(
+    scores: NDArray[np.float32], k: int, zero_is_last: bool = False, unranked: NDArray[np.bool_] | None = None
+) -> NDArray[np.float32]:
+    """Reciprocal-rank scores scaled so rank 1 gets ≈1; rows with no lexical match (or `unranked`) get nothing."""
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(len(scores), dtype=np.float32)
     ranks[order] = np.arange(1, len(scores) + 1, dtype=np.float32)
     out = (k + 1) / (k + ranks)
     if zero_is_last:
         out[scores <= 0] = 0.0
+    if unranked is not None:
+        out[unranked] = 0.0
     return out.astype(np.float32)

@@ -38,6 +38,30 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Overrides of rag.retrieval.RetrievalWeights for ablations, e.g. {"sentence_rescoring": 0, "routing": 0}.',
     )
+    vector_store: Literal["faiss", "milvus"] = Field(
+        default="faiss",
+        description="faiss (in process, saved with the index) or milvus (shared by several API processes).",
+    )
+    vector_index: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        default="auto", description="FAISS index: auto = exact up to flat_index_max chunks, HNSW (8-bit) above."
+    )
+    flat_index_max: int = Field(
+        default=50_000, ge=0, description="Chunks up to which search is exhaustive (every candidate ranked)."
+    )
+    dense_depth: int = Field(default=1000, ge=10, le=16_384, description="Dense candidates above flat_index_max.")
+    hnsw_m: int = Field(default=32, ge=4, le=128)
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    ivf_nprobe: int = Field(default=32, ge=1, le=4096)
+    milvus_uri: str | None = Field(
+        default=None,
+        description="Milvus: a local file (milvus-lite; default <index_dir>/milvus.db) or a cluster URI such as http://milvus:19530.",
+    )
+    milvus_token: str | None = Field(default=None, description="Milvus cluster token (user:password or an API key).")
+    milvus_collection: str = Field(default="govreport", description="Prefix of the Milvus collections.")
+    store_refresh_s: float = Field(
+        default=5.0, ge=0.0, description="Milvus: how often a process looks for documents other processes ingested."
+    )
+
     reranker: Literal["none", "cross-encoder"] = "none"
     reranker_model_path: Path | None = None
 

@@ -84,6 +84,8 @@ class QueryFilters:
     doc_id: str | None = None
     doc_ids: tuple[str, ...] | None = None
     """Restrict to this pool of documents (e.g. RGB's per-question pools); an empty tuple matches nothing."""
+    level: str | None = None
+    """national | provincial | city | district."""
 
 
 @dataclass(frozen=True)

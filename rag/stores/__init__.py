@@ -1,0 +1,1 @@
+"""Backends of `rag.vector_store.VectorStore`, one module each."""
