@@ -8,30 +8,16 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.text.numbers import cn_decimal
 from rag.types import Hit
 
 # --- answer normalisation -------------------------------------------------------------------------------
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL = "零〇一二两三四五六七八九十百千"
 _CN_RUN = re.compile(rf"[{_CN_NUMERAL}]+(?:点[零〇一二三四五六七八九]+)?")
 _PERCENT_CN = re.compile(rf"百分之([{_CN_NUMERAL}]+(?:点[零〇一二三四五六七八九]+)?|\d+(?:\.\d+)?)")
 # A Chinese numeral is converted only in front of one of these (or alone), where it cannot be part of a word
-# such as 十三五 (which is not a well-formed number anyway), 统一 or 四川.
+# such as 十三五 (a plan name, which rag.text.numbers never reads as a number), 统一 or 四川.
 _MEASURE_WORDS = frozenset(
     "个次名条所项张栋件家座种位人户天年月日号元倍岁届批期场台辆只头本部篇周轮级类亩吨米%万亿"
 )
@@ -49,63 +35,14 @@ def _is_cjk(ch: str) -> bool:
     return bool(ch) and ("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
 
 
-def _parse_cn_integer(text: str) -> int | None:
-    """A well-formed Chinese integer below 10,000 ('十三' → 13, '二百零五' → 205); None when ambiguous or malformed."""
-    if len(text) == 4 and all(ch in _CN_DIGITS for ch in text):
-        # Year style, digit by digit (二〇一八); only four digits, so 三五 ("a few") stays as written.
-        return int("".join(str(_CN_DIGITS[ch]) for ch in text))
-    total = 0
-    digit: int | None = None
-    last_unit: int | None = None
-    zero_pending = False
-    for ch in text:
-        if ch in _CN_DIGITS:
-            if digit is not None:
-                return None  # two digits in a row: 十三五, 三五
-            if _CN_DIGITS[ch] == 0:
-                if zero_pending or last_unit is None or last_unit == 10:
-                    return None
-                zero_pending = True
-                continue
-            digit = _CN_DIGITS[ch]
-        else:
-            unit = _CN_UNITS[ch]
-            if last_unit is not None and unit >= last_unit:
-                return None
-            if digit is None:
-                if ch == "十" and last_unit is None:
-                    digit = 1  # 十三 = 13
-                else:
-                    return None
-            if zero_pending and unit != 10:
-                return None
-            total += digit * unit
-            last_unit, digit, zero_pending = unit, None, False
-    if digit is not None:
-        if last_unit is not None and last_unit > 10 and not zero_pending:
-            return None  # 三百五: colloquial 350, too ambiguous to rewrite
-        total += digit
-    elif zero_pending:
-        return None
-    return total
-
-
-def parse_chinese_number(text: str) -> str | None:
-    """A Chinese numeral as Arabic digits ('十三' → '13', '七点七' → '7.7'); None when not a well-formed number."""
-    whole, _, frac = text.partition("点")
-    value = _parse_cn_integer(whole)
-    if value is None:
-        return None
-    if not frac:
-        return str(value)
-    if any(ch not in _CN_DIGITS or ch == "两" for ch in frac):
-        return None
-    return f"{value}." + "".join(str(_CN_DIGITS[ch]) for ch in frac)
+def _cn_number(run: str) -> str | None:
+    """A Chinese numeral in digits; a bare 零 is a word here (零件, 零部件), not the number 0."""
+    return None if run.partition("点")[0] in ("零", "〇") else cn_decimal(run)
 
 
 def _replace_cn_percent(match: re.Match[str]) -> str:
     body = match.group(1)
-    number = body if body[0].isdigit() else parse_chinese_number(body)
+    number = body if body[0].isdigit() else _cn_number(body)
     return f"{number}%" if number is not None else match.group(0)
 
 
@@ -121,7 +58,7 @@ def _convert_cn_numerals(text: str) -> str:
         # At the end of a string a lone digit after a word is usually part of it (之一, 统一), not a count.
         at_end = following == "" and (len(run) > 1 or not _is_cjk(preceding))
         if standalone or following in _MEASURE_WORDS or at_end:
-            number = parse_chinese_number(run)
+            number = _cn_number(run)
             if number is not None:
                 out.append(text[pos:start])
                 out.append(number)

@@ -6,6 +6,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from rag.text.dates import YEAR
+from rag.text.sentences import Span, split_sentences, trim
 from rag.types import Chunk, Document
 
 _CN_NUM = "一二三四五六七八九十百零〇两"
@@ -18,19 +20,9 @@ _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^[(（]\d{1,2}[)）]")),
 )
 # A bare heading such as "2012年工作回顾" or "附件" (short, no sentence punctuation).
-_BARE_HEADING = re.compile(r"^(?:(?:19|20)\d{2}年.{0,12}(?:回顾|安排|计划|任务|总结)|名词解释|附件[::]?)$")
-_SENTENCE_END = re.compile(r"(?<=[。!?;！？；\n])")
+_BARE_HEADING = re.compile(rf"^(?:{YEAR}年.{{0,12}}(?:回顾|安排|计划|任务|总结)|名词解释|附件[::]?)$")
 _INLINE_HEADING = re.compile(rf"\s+(?=(?:[{_CN_NUM}]+、|[(（][{_CN_NUM}]+[)）])\S)")
 _MAX_HEADING_CHARS = 40
-
-
-@dataclass(frozen=True)
-class Span:
-    """A piece of the document text with its offsets."""
-
-    text: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -61,29 +53,6 @@ def heading_level(line: str) -> int | None:
     return None
 
 
-def split_sentences(text: str, offset: int = 0) -> list[Span]:
-    """Split text at Chinese/ASCII sentence ends (。!?; and forms), keeping exact offsets."""
-    spans: list[Span] = []
-    pos = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start()
-        if end > pos:
-            spans.extend(_trimmed(text, pos, end, offset))
-            pos = end
-    if pos < len(text):
-        spans.extend(_trimmed(text, pos, len(text), offset))
-    return spans
-
-
-def _trimmed(text: str, start: int, end: int, offset: int) -> list[Span]:
-    piece = text[start:end]
-    left = len(piece) - len(piece.lstrip())
-    right = len(piece.rstrip())
-    if right <= left:
-        return []
-    return [Span(piece[left:right], offset + start + left, offset + start + right)]
-
-
 def _paragraphs(text: str) -> list[Span]:
     """Lines, further split where a heading marker starts mid-line (web copies that lost their newlines)."""
     out: list[Span] = []
@@ -93,7 +62,8 @@ def _paragraphs(text: str) -> list[Span]:
         pos += len(line) + 1
         cut_points = [0] + [m.end() for m in _INLINE_HEADING.finditer(line)] + [len(line)]
         for a, b in itertools.pairwise(cut_points):
-            out.extend(_trimmed(line, a, b, line_start))
+            if (span := trim(line, a, b, line_start)) is not None:
+                out.append(span)
     return out
 
 
@@ -109,8 +79,8 @@ def document_sentences(text: str) -> list[Sentence]:
             gap = re.search(r"\s", first.text[:_MAX_HEADING_CHARS + 2])
             if gap:
                 head = Span(first.text[: gap.start()], first.start, first.start + gap.start())
-                rest = _trimmed(para.text, gap.end() + first.start - para.start, para.end - para.start, para.start)
-                pieces = [head, *split_sentences(rest[0].text, rest[0].start)] if rest else [head]
+                rest = trim(para.text, gap.end() + first.start - para.start, para.end - para.start, para.start)
+                pieces = [head, *split_sentences(rest.text, rest.start)] if rest else [head]
                 first = head
         level = heading_level(first.text) if first else None
         if first is not None and level is not None:
@@ -130,7 +100,7 @@ def _starts_with_marker(text: str) -> bool:
 
 _REVIEW_HEADING = re.compile(r"回顾|总结|过去|成绩|主要工作情况")
 _PLAN_HEADING = re.compile(r"安排|计划|工作任务|主要工作|总体要求|目标任务|今年|明年|发展思路")
-_PLAN_INTRO = re.compile(r"(?:今年|明年|新的一年|新一年|(?:19|20)\d{2}年)是|总体要求是|主要预期目标")
+_PLAN_INTRO = re.compile(rf"(?:今年|明年|新的一年|新一年|{YEAR}年)是|总体要求是|主要预期目标")
 
 
 def _heading_period(top: str) -> str:

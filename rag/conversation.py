@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.text.dates import YEAR_TOKEN
 from rag.types import ParsedQuery, Turn
-
-_YEAR = re.compile(r"(?<!\d)(19[4-9]\d|20[0-4]\d)(?!\d)")
 
 
 def is_follow_up(query: ParsedQuery) -> bool:
@@ -25,9 +24,9 @@ def resolve_follow_up(question: str, parsed: ParsedQuery, history: Sequence[Turn
     previous = history[-1].question
     rewritten = previous
     if parsed.years:
-        years = list(_YEAR.finditer(previous))
+        years = list(YEAR_TOKEN.finditer(previous))
         if years:
-            rewritten = _YEAR.sub(str(parsed.years[0]), previous, count=1)
+            rewritten = YEAR_TOKEN.sub(str(parsed.years[0]), previous, count=1)
         else:
             rewritten = f"{previous} {parsed.years[0]}"
     if parsed.regions:

@@ -6,16 +6,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.chunking import split_sentences
-from rag.figures import DATE, find_figures
 from rag.lexical import Tokenizer
 from rag.query import match_glossary
+from rag.text.dates import DATE, WRITTEN_YEAR
+from rag.text.numbers import find_figures
+from rag.text.sentences import split_sentences
 from rag.types import Hit, ParsedQuery
 
 _INTENT_WORDS = frozenset(
     ["目标", "预期", "计划", "力争", "安排", "实际", "实现", "完成", "达到", "全年", "已经", "共有", "共", "多少", "新", "一年", "新一年", "当年", "上一年", "要", "将", "提出"]
 )
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?=年)")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 # Words that locate a report rather than a fact: they say nothing about which sentence answers.
 _GENERIC = frozenset(
@@ -120,7 +120,7 @@ def rank_evidence(
             hits_g = [any(t in lower or t in context for t in g) for g, _ in weights]
             matched = sum(w for (g, w), h in zip(weights, hits_g, strict=True) if h)
             key_term = not weights or hits_g[max(range(len(weights)), key=lambda i: weights[i][1])]
-            years_here = set(_YEAR.findall(text)) | set(_YEAR.findall(chunk.section))
+            years_here = set(WRITTEN_YEAR.findall(text)) | set(WRITTEN_YEAR.findall(chunk.section))
             year_conflict = bool(query.years) and bool(years_here) and not (years_here & {str(y) for y in query.years})
             has_metric = bool(query.metrics) and any(m in text for m in query.metrics)
             coverage = matched / total if total else (1.0 if has_metric else 0.0)

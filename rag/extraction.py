@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.figures import COUNT_UNITS, DATE, MONEY_UNITS, PERCENT_UNITS, Figure, clauses, find_figures
+from rag.text.dates import DATE
+from rag.text.numbers import COUNT_UNITS, MONEY_UNITS, PERCENT_UNITS, Figure, find_figures
+from rag.text.sentences import clauses
 from rag.types import ParsedQuery
 
 _CONNECTOR = re.compile(r"^\s*(?:达到|达|增长|下降|突破|实现|完成|约|为|是|比|同比|其中|共|合计|累计|提高到|提高至|上调至|调整为)")

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.text.dates import YEAR, fold_cn_years, iso_date
 from rag.types import DocumentMeta
 
 PROVINCES: dict[str, str] = {
@@ -42,23 +43,21 @@ _ANNIVERSARY_BASES: tuple[tuple[str, int], ...] = (
 )
 
 _HEAD_CHARS = 3000
-_YEAR = r"(?:19|20)\d{2}"
-_CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _ORDINAL = (
     r"(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十]+部分)?\s*"
 )
-_YEAR_HEADING = re.compile(rf"^{_ORDINAL}(?:首先报告|对|关于)?(?P<y>{_YEAR})\s*年")
+_YEAR_HEADING = re.compile(rf"^{_ORDINAL}(?:首先报告|对|关于)?(?P<y>{YEAR})\s*年")
 _NOT_PLAN = re.compile(r"完成情况|总结|规划|纲要|远景")
 _DATE_IN_LINE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月")
 _RELATIVE_REVIEW = re.compile(
     rf"^{_ORDINAL}(?:关于)?(?:过去|去年|一年来)(?:的?一年|五年)?(?:和五年)?的?(?:政府)?工作(?:的)?(?:回顾|$)"
 )
-_PLAN_PROSE = re.compile(rf"报告(?:中)?提出的[^。\n]{{0,30}}?(?P<y>{_YEAR})年")
+_PLAN_PROSE = re.compile(rf"报告(?:中)?提出的[^。\n]{{0,30}}?(?P<y>{YEAR})年")
 _REVIEW_MARKERS = re.compile(r"过去(?:的)?一年|一年来|工作回顾|回顾过去")
-_DATE = r"(?P<y>(?:19|20)\d{2})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
+_DATE = rf"(?P<y>{YEAR})\s*年\s*(?P<m>\d{{1,2}})\s*月\s*(?P<d>\d{{1,2}})\s*日"
 _WHERE = r"[^\n]{0,30}?在(?P<where>[^\n]{0,40}?)第[一二三四五六七八九十百\d]+\s*届"
 _DELIVERY = re.compile(rf"(?:^|——|—|-{{2,}})\s*{_DATE}{_WHERE}", re.M)
-_FUSED_DELIVERY = re.compile(rf"(?:^|——|—|-{{2,}})\s*(?P<y>{_YEAR})(?P<md>\d{{2,4}})日{_WHERE}", re.M)
+_FUSED_DELIVERY = re.compile(rf"(?:^|——|—|-{{2,}})\s*(?P<y>{YEAR})(?P<md>\d{{2,4}})日{_WHERE}", re.M)
 _ADOPTED = re.compile(rf"[（(]{_DATE}[^\n]{{0,40}}?(?:人民代表大会|会议)[^\n]{{0,20}}?通过[)）]")
 _ADMIN_UNIT = re.compile(
     r"[\u4e00-\u9fff]+?(?:特别行政区|自治区|自治州|自治县|自治旗|省|市|地区|盟|区|县|旗|州(?![市区县]))"
@@ -77,7 +76,7 @@ _SELF_NAME = re.compile(
 _GENERIC_STEMS = {"我区", "全区", "我市", "全市", "我县", "全县", "我省", "全省", "城区", "区域", "城市", "社会",
                   "经济", "全面", "地区", "农村", "城乡", "国家", "全国", "中国", "广大", "人民", "现代", "产业"}  # fmt: skip
 _PUBLISHED_LABELS = ("发布日期", "发布时间", "发布", "公开日期", "更新时间", "时间", "日期", "成文日期")
-_ANY_DATE = re.compile(r"(?P<y>(?:19|20)\d{2})\s*(?:[-/.年])\s*(?P<m>\d{1,2})\s*(?:[-/.月])\s*(?P<d>\d{1,2})")
+_ANY_DATE = re.compile(rf"(?P<y>{YEAR})\s*(?:[-/.年])\s*(?P<m>\d{{1,2}})\s*(?:[-/.月])\s*(?P<d>\d{{1,2}})")
 
 
 @dataclass(frozen=True)
@@ -165,11 +164,7 @@ def region_level(name: str) -> str | None:
 
 
 def _head(text: str) -> str:
-    return _fold_cn_years(text[:_HEAD_CHARS])
-
-
-def _fold_cn_years(text: str) -> str:
-    return re.sub(r"[〇零一二三四五六七八九]{4}(?=年)", lambda m: m.group().translate(_CN_DIGITS), text)
+    return fold_cn_years(text[:_HEAD_CHARS])
 
 
 def _find_title(head: str) -> str:
@@ -191,13 +186,13 @@ def _furniture_title(furniture: Sequence[str]) -> str:
 def _as_year(value: object) -> int | None:
     if isinstance(value, int) and 1900 < value < 2100:
         return value
-    if isinstance(value, str) and re.fullmatch(_YEAR, value.strip()):
+    if isinstance(value, str) and re.fullmatch(YEAR, value.strip()):
         return int(value)
     return None
 
 
 def _title_year(title: str) -> int | None:
-    m = re.search(rf"({_YEAR})\s*年", _fold_cn_years(title))
+    m = re.search(rf"({YEAR})\s*年", fold_cn_years(title))
     return int(m.group(1)) if m else None
 
 
@@ -235,7 +230,7 @@ def _region(text: str, head: str, title: str, src: Mapping[str, object], anonymi
 
 
 def _title_place(title: str) -> str:
-    place = re.sub(rf"{_YEAR}\s*年度?|[xX]{{2}}\s*年度?", "", _fold_cn_years(title))
+    place = re.sub(rf"{YEAR}\s*年度?|[xX]{{2}}\s*年度?", "", fold_cn_years(title))
     return _TITLE_TAIL.sub("", place).strip(" -—_|·:：")
 
 
@@ -283,24 +278,17 @@ def _delivery(head: str) -> tuple[str | None, int | None]:
     """ISO date and year of the "——2018年2月7日在…人民代表大会…" line (fused "——201827日在" if unambiguous)."""
     m = _DELIVERY.search(head)
     if m:
-        iso = _iso(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+        iso = iso_date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
         return iso, int(m.group("y"))
     fused = _FUSED_DELIVERY.search(head)
     if fused:
         year, md = int(fused.group("y")), fused.group("md")
-        dates = {d for i in range(1, len(md)) if (d := _iso(year, int(md[:i]), int(md[i:]))) and md[i] != "0"}
+        dates = {d for i in range(1, len(md)) if (d := iso_date(year, int(md[:i]), int(md[i:]))) and md[i] != "0"}
         return (dates.pop() if len(dates) == 1 else None), year
     adopted = _ADOPTED.search(head)
     if adopted:
         return None, int(adopted.group("y"))
     return None, None
-
-
-def _iso(year: int, month: int, day: int) -> str | None:
-    try:
-        return dt.date(year, month, day).isoformat()
-    except ValueError:
-        return None
 
 
 def _plan_from_delivery(delivered: str | None, delivered_year: int | None) -> int | None:
@@ -315,7 +303,7 @@ def _headings(text: str, base_year: int | None) -> tuple[tuple[int, ...], int | 
     """Review years and plan year from section headings ("一、2017年工作回顾", "二、2018年工作安排")."""
     reviews: list[tuple[int, int]] = []
     plans: list[tuple[int, int]] = []
-    for n, raw in enumerate(_fold_cn_years(text).split("\n")):
+    for n, raw in enumerate(fold_cn_years(text).split("\n")):
         line = raw.strip()
         if not line or len(line) > 40 or line[-1] in "。；;，,":
             continue
@@ -327,7 +315,7 @@ def _headings(text: str, base_year: int | None) -> tuple[tuple[int, ...], int | 
         year = int(m.group("y"))
         if "回顾" in line or line.startswith("首先报告"):
             reviews.append((n, year))
-            both = re.search(rf"回顾和(?P<y>{_YEAR})\s*年", line)
+            both = re.search(rf"回顾和(?P<y>{YEAR})\s*年", line)
             if both:
                 plans.append((n, int(both.group("y"))))
         elif not _NOT_PLAN.search(line):
@@ -374,7 +362,7 @@ def _published(furniture: Sequence[str]) -> str | None:
         date = _ANY_DATE.search(line)
         if not date:
             continue
-        iso = _iso(int(date.group("y")), int(date.group("m")), int(date.group("d")))
+        iso = iso_date(int(date.group("y")), int(date.group("m")), int(date.group("d")))
         if iso is None:
             continue
         rank = next((i for i, label in enumerate(_PUBLISHED_LABELS) if label in line), len(_PUBLISHED_LABELS))

@@ -7,24 +7,11 @@ import unicodedata
 
 from rag.glossary import GlossaryEntry, RegionCatalog, glossary_entries, intent_words
 from rag.lexical import Tokenizer
+from rag.text.dates import YEAR, expand_short_years, question_years
 from rag.types import Intent, Language, ParsedQuery
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_YEAR = re.compile(r"(?<![\d.])(19[4-9]\d|20[0-4]\d)(?![\d.%])")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
-# "25年" / "'25" as people type years; not durations ("近10年", "10年来", "十年") or decades ("90年代").
-_SHORT_YEAR_ZH = re.compile(r"(?<![\d.第近前后过去这多几每了满约])(\d{2})(?=年(?!代|来|以来|间|内|多|前|后|左右))")
-_SHORT_YEAR_EN = re.compile(r"(?<![\w.])['’](\d{2})(?![\d%])")
-
-
-def expand_short_years(text: str) -> str:
-    """Write two-digit years out in full: "江西25年" → "江西2025年", "in '98" → "in 1998" (00–49 → 20xx)."""
-
-    def full(m: re.Match[str]) -> str:
-        yy = int(m.group(1))
-        return str(2000 + yy if yy < 50 else 1900 + yy)
-
-    return _SHORT_YEAR_EN.sub(full, _SHORT_YEAR_ZH.sub(full, text))
 
 
 def detect_language(text: str) -> Language:
@@ -128,14 +115,14 @@ def detect_qtype(text: str, language: Language, n_regions: int) -> str:
 
 
 _REPORT_YEAR = re.compile(
-    r"((?:19|20)\d{2})\s*年?(?:的)?(?:区|市|省)?(?:政府)?(?:工作报告|政府工作报告|报告)|((?:19|20)\d{2})\s+(?:government\s+)?(?:work\s+)?report",
+    rf"({YEAR})\s*年?(?:的)?(?:区|市|省)?(?:政府)?(?:工作报告|政府工作报告|报告)|({YEAR})\s+(?:government\s+)?(?:work\s+)?report",
     re.IGNORECASE,
 )
 
 
 def _fact_years_first(text: str) -> tuple[int, ...]:
     """Years in the question, the years facts are asked about before the year naming the report."""
-    years = [int(y) for y in _YEAR.findall(text)]
+    years = question_years(text)
     report = {int(a or b) for a, b in _REPORT_YEAR.findall(text)}
     facts = [y for y in years if y not in report]
     return tuple(dict.fromkeys(facts + [y for y in years if y in report]))

@@ -13,7 +13,6 @@ from rag.chunking import (
     chunk_document,
     document_sentences,
     heading_level,
-    split_sentences,
 )
 from rag.loading import load_documents
 from rag.types import Chunk, Document
@@ -84,20 +83,6 @@ def test_prose_is_not_a_heading(line: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- sentences
-
-
-def test_split_sentences_keeps_exact_offsets() -> None:
-    text = "  第一句话。第二句话!第三句话?最后一句;尾巴  "
-    offset = 100
-    spans = split_sentences(text, offset)
-    assert [s.text for s in spans] == ["第一句话。", "第二句话!", "第三句话?", "最后一句;", "尾巴"]
-    for s in spans:
-        assert text[s.start - offset : s.end - offset] == s.text
-
-
-def test_split_sentences_of_blank_text_is_empty() -> None:
-    assert split_sentences("") == []
-    assert split_sentences(" \n ") == []
 
 
 def test_document_sentences_record_section_paths() -> None:

@@ -14,7 +14,6 @@ from eval.metrics import (
     hit_at_k,
     mrr_at_10,
     normalize_answer,
-    parse_chinese_number,
     percentile,
     rejection_rate,
     summarize,
@@ -66,15 +65,6 @@ def test_normalize_keeps_words_that_look_like_numerals(ambiguous: str) -> None:
 def test_units_are_kept_as_written() -> None:
     assert normalize_answer("1740.31亿元") != normalize_answer("174031000000元")
     assert normalize_answer("800万") == "800万"
-
-
-def test_parse_chinese_number() -> None:
-    assert parse_chinese_number("十") == "10"
-    assert parse_chinese_number("二十五") == "25"
-    assert parse_chinese_number("一千零五") == "1005"
-    assert parse_chinese_number("七点七") == "7.7"
-    assert parse_chinese_number("三百五") is None
-    assert parse_chinese_number("三五") is None
 
 
 # --- answer_correct --------------------------------------------------------------------------------------

@@ -183,21 +183,3 @@ def test_match_glossary_composes_general_entries() -> None:
     # Each English word maps to its own concept only.
     (software,) = match_glossary("How much did the district invest in software?", "en")
     assert software.zh == ("软件",)
-
-
-@pytest.mark.parametrize(
-    ("typed", "expanded"),
-    [
-        ("江西25年gdp增速目标?", "江西2025年gdp增速目标?"),
-        ("18年海珠区GDP目标", "2018年海珠区GDP目标"),
-        ("what was the target in '98?", "what was the target in 1998?"),
-        ("近10年增长多少", "近10年增长多少"),
-        ("10年来变化", "10年来变化"),
-        ("90年代", "90年代"),
-        ("2025年目标", "2025年目标"),
-    ],
-)
-def test_two_digit_years_are_written_out_but_durations_are_not(typed: str, expanded: str) -> None:
-    from rag.query import expand_short_years
-
-    assert expand_short_years(typed) == expanded

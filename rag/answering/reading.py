@@ -19,13 +19,13 @@ from pathlib import Path
 from rag.answering.calibration import Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
 from rag.answering.spans import short_answer_text, snap_span
-from rag.chunking import split_sentences
 from rag.evidence import Evidence
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
 from rag.generators.extractive import cited_answer, desired_periods, refusal
 from rag.query import detect_language
 from rag.reader.base import Reader, SpanProposal
+from rag.text.sentences import split_sentences
 from rag.types import Answer, Hit, ParsedQuery
 
 

@@ -6,7 +6,7 @@ not "7.7"), so a span that cuts a figure is widened to the figure `find_figures`
 
 from __future__ import annotations
 
-from rag.figures import find_figures
+from rag.text.numbers import find_figures
 from rag.types import Language
 
 _EN_QUALIFIER = {"左右": "about {}", "以上": "over {}", "以内": "within {}", "以下": "below {}", "多": "over {}", "余": "over {}"}

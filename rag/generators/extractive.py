@@ -20,10 +20,10 @@ from rag.extraction import (
     extract_figure,
     extract_yes_no,
 )
-from rag.figures import find_figures
 from rag.glossary import english_region_name
 from rag.lexical import Tokenizer
 from rag.retrieval import year_relevance
+from rag.text.numbers import find_figures
 from rag.types import Answer, Citation, Hit, ParsedQuery
 
 

@@ -17,6 +17,7 @@ from rag.generators.verification import (
     strip_citations,
     verify_answer,
 )
+from rag.text.sentences import first_sentence
 from rag.types import Answer, Hit, ParsedQuery
 
 REFUSAL_MARKER = "NOT_IN_REPORTS"
@@ -215,7 +216,7 @@ def _shorten(text: str) -> str:
     text = strip_citations(text).strip()
     if len(text) <= _MAX_SHORT:
         return text
-    first = re.split(r"(?<=[。！？!?;；])|(?<=\.)\s", text, maxsplit=1)[0].strip()
+    first = first_sentence(text)
     return first if len(first) <= _MAX_SHORT else first[: _MAX_SHORT - 1].rstrip() + "…"
 
 

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Literal
+from decimal import ROUND_HALF_UP, Decimal
 
+from rag.text.numbers import NumberMention, extract_numbers
+from rag.text.sentences import SENTENCE_ENDS, pieces
 from rag.types import Citation, Hit, ParsedQuery
-
-NumberKind = Literal["plain", "percent", "permille"]
-
-
-@dataclass(frozen=True)
-class NumberMention:
-    """A number as written in text, with its value after unit scaling (1740.31亿 → 174031000000)."""
-
-    text: str
-    value: Decimal
-    kind: NumberKind
-    mantissa: Decimal
-    """The digits as written, before scaling (1740.31 in "1740.31亿")."""
-    scale: Decimal
-    start: int
-    end: int
-
-    @property
-    def decimals(self) -> int:
-        """Decimal places written in the mantissa."""
-        exponent = self.mantissa.as_tuple().exponent
-        return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 @dataclass(frozen=True)
@@ -86,157 +65,6 @@ def strip_citations(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ numbers
-
-_FULLWIDTH = str.maketrans("０１２３４５６７８９．％，", "0123456789.%,")
-
-# Longest alternatives first; English units need a word boundary after them.
-_UNITS: tuple[tuple[str, Decimal, NumberKind], ...] = (
-    ("percentage points", Decimal(1), "percent"),
-    ("percentage point", Decimal(1), "percent"),
-    ("个百分点", Decimal(1), "percent"),
-    ("百分点", Decimal(1), "percent"),
-    ("per cent", Decimal(1), "percent"),
-    ("percent", Decimal(1), "percent"),
-    ("pct", Decimal(1), "percent"),
-    ("%", Decimal(1), "percent"),
-    ("‰", Decimal(1), "permille"),
-    ("hundred million", Decimal(10) ** 8, "plain"),
-    ("ten thousand", Decimal(10) ** 4, "plain"),
-    ("trillion", Decimal(10) ** 12, "plain"),
-    ("billion", Decimal(10) ** 9, "plain"),
-    ("million", Decimal(10) ** 6, "plain"),
-    ("thousand", Decimal(10) ** 3, "plain"),
-    ("bn", Decimal(10) ** 9, "plain"),
-    ("mn", Decimal(10) ** 6, "plain"),
-    ("万亿", Decimal(10) ** 12, "plain"),
-    ("千亿", Decimal(10) ** 11, "plain"),
-    ("百亿", Decimal(10) ** 10, "plain"),
-    ("亿", Decimal(10) ** 8, "plain"),
-    ("千万", Decimal(10) ** 7, "plain"),
-    ("百万", Decimal(10) ** 6, "plain"),
-    ("万", Decimal(10) ** 4, "plain"),
-)
-_UNIT_LOOKUP = {name: (scale, kind) for name, scale, kind in _UNITS}
-_UNIT_PATTERN = "|".join(
-    re.escape(name) + (r"(?![A-Za-z])" if name[0].isascii() and name[0].isalpha() else "")
-    for name, _, _ in _UNITS
-)
-_ARABIC_RE = re.compile(
-    r"(?<![\d.])(?P<num>\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?P<frac>\.\d+)?(?:\s?(?P<unit>"
-    + _UNIT_PATTERN
-    + r"))?",
-    re.IGNORECASE,
-)
-
-_CN_DIGITS = {"零": 0, "〇": 0, "两": 2} | {ch: i for i, ch in enumerate("一二三四五六七八九", start=1)}
-_CN_SMALL = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10**4, "亿": 10**8}
-_CN_RE = re.compile(
-    r"(?P<prefix>百分之|千分之)?(?P<int>[零〇一二两三四五六七八九十百千万亿]+)"
-    r"(?:点(?P<frac>[零〇一二三四五六七八九]+))?(?P<suffix>个百分点)?"
-)
-
-
-_FIVE_YEAR_PLAN_RE = re.compile(r"十[一二三四五六七八九]五")
-
-
-def _parse_cn_section(text: str) -> int | None:
-    """A numeral below 万 written with 十/百/千 (一百零五, 三十五, 十二); None if not well-formed."""
-    value, digit, last_unit, after_zero = 0, None, 10**5, False
-    for i, ch in enumerate(text):
-        if ch in ("零", "〇"):
-            if digit is not None or i == 0:
-                return None
-            after_zero = True
-        elif ch in _CN_DIGITS:
-            if digit is not None:
-                return None
-            digit = _CN_DIGITS[ch]
-        else:
-            unit = _CN_SMALL[ch]
-            if unit >= last_unit:
-                return None
-            if digit is None:
-                if ch != "十" or i != 0:
-                    return None
-                digit = 1
-            value += digit * unit
-            digit, last_unit, after_zero = None, unit, False
-    if digit is not None:
-        # "一百五" is colloquially 150, not 105: only accept a trailing digit after 十, 零 or on its own.
-        if last_unit not in (10, 10**5) and not after_zero:
-            return None
-        value += digit
-    return value
-
-
-def _parse_cn_integer(text: str) -> int | None:
-    """A Chinese integer with 万/亿 sections (三万五千 → 35000); None if ambiguous or malformed."""
-    if all(ch in _CN_DIGITS for ch in text):
-        if len(text) >= 2 and any(ch in "零〇" for ch in text):
-            return int("".join(str(_CN_DIGITS[ch]) for ch in text))  # 二〇一八
-        return _CN_DIGITS[text] if len(text) == 1 else None
-    total, rest = 0, text
-    for big_char, big in sorted(_CN_BIG.items(), key=lambda kv: -kv[1]):
-        if big_char in rest:
-            head, _, rest = rest.partition(big_char)
-            if big_char in rest or not head:
-                return None
-            head_value = _parse_cn_integer(head) if big_char == "亿" else _parse_cn_section(head)
-            if not head_value:
-                return None
-            total += head_value * big
-    if rest:
-        section = _parse_cn_section(rest.lstrip("零〇") if total else rest)
-        if section is None:
-            return None
-        total += section
-    return total
-
-
-def _cn_mentions(text: str) -> Iterable[NumberMention]:
-    for match in _CN_RE.finditer(text):
-        integer, frac = match.group("int"), match.group("frac")
-        prefix, suffix = match.group("prefix"), match.group("suffix")
-        # A lone numeral character (一般, 统一, 两会, 十分) is a word, not a number, unless a % form or 点 anchors it.
-        if len(integer) == 1 and not (prefix or suffix or frac):
-            continue
-        value = _parse_cn_integer(integer)
-        if value is None and _FIVE_YEAR_PLAN_RE.fullmatch(integer):
-            value = _parse_cn_integer(integer[:-1])  # 十四五 is the 14th Five-Year Plan
-        if value is None:
-            continue
-        mantissa = Decimal(value)
-        if frac:
-            mantissa = Decimal(f"{value}." + "".join(str(_CN_DIGITS[ch]) for ch in frac))
-        kind: NumberKind = "permille" if prefix == "千分之" else "percent" if prefix or suffix else "plain"
-        yield NumberMention(match.group(0), mantissa, kind, mantissa, Decimal(1), match.start(), match.end())
-
-
-_LIST_MARKER_RE = re.compile(r"^(\s*)\d{1,2}([.)、]\s)", re.MULTILINE)
-
-
-def extract_numbers(text: str) -> tuple[NumberMention, ...]:
-    """Every number in text: Arabic (decimals, thousands commas, %, ‰, 亿/万, billion/million) and Chinese numerals.
-
-    List markers at line starts ("1. ", "2) ") are not numbers.
-    """
-    norm = _LIST_MARKER_RE.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), text)
-    norm = norm.translate(_FULLWIDTH)
-    mentions: list[NumberMention] = []
-    for match in _ARABIC_RE.finditer(norm):
-        digits = match.group("num").replace(",", "") + (match.group("frac") or "")
-        try:
-            mantissa = Decimal(digits)
-        except InvalidOperation:
-            continue
-        unit = match.group("unit")
-        scale, kind = _UNIT_LOOKUP[unit.lower()] if unit else (Decimal(1), "plain")
-        mentions.append(
-            NumberMention(match.group(0), mantissa * scale, kind, mantissa, scale, match.start(), match.end())
-        )
-    mentions.extend(_cn_mentions(norm))
-    return tuple(sorted(mentions, key=lambda m: m.start))
 
 
 def _matches(claim: NumberMention, source: NumberMention) -> bool:
@@ -309,26 +137,9 @@ def verify_answer(
 
 # ------------------------------------------------------------------------------------------------- quotes
 
-_SENTENCE_END = "。！？；!?;\n"
-_CLAUSE_END = "，,：:、"
+_QUOTE_CLAUSE_ENDS = "，,：:、"
+_ANSWER_SENTENCE_ENDS = "。！？!?\n"
 _MAX_QUOTE = 200
-
-
-def _spans(text: str, ends: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of the pieces of text[start:stop] ending at any of `ends`, stripped of whitespace."""
-    stop = len(text) if stop is None else stop
-    spans, begin = [], start
-    for i in range(start, stop):
-        if text[i] in ends or i == stop - 1:
-            s, e = begin, i + 1
-            while s < e and text[s].isspace():
-                s += 1
-            while e > s and text[e - 1].isspace():
-                e -= 1
-            if e > s:
-                spans.append((s, e))
-            begin = i + 1
-    return spans
 
 
 def _bigrams(text: str) -> set[str]:
@@ -341,7 +152,7 @@ def best_quote(text: str, claim: str) -> tuple[int, int]:
     claims = extract_numbers(strip_citations(claim))
     claim_grams = _bigrams(strip_citations(claim))
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
-    for s, e in _spans(text, _SENTENCE_END) or [(0, len(text))]:
+    for s, e in pieces(text, SENTENCE_ENDS) or [(0, len(text))]:
         sentence = text[s:e]
         numbers = extract_numbers(sentence)
         supported = sum(1 for c in claims if _is_supported(c, numbers))
@@ -354,7 +165,7 @@ def best_quote(text: str, claim: str) -> tuple[int, int]:
         # Long report sentences run on for a paragraph: keep the clauses that carry the cited figures.
         clauses = [
             (cs, ce)
-            for cs, ce in _spans(text, _CLAUSE_END, s, e)
+            for cs, ce in pieces(text, _QUOTE_CLAUSE_ENDS, s, e)
             if any(_is_supported(c, extract_numbers(text[cs:ce])) for c in claims)
         ]
         if clauses:
@@ -364,8 +175,8 @@ def best_quote(text: str, claim: str) -> tuple[int, int]:
 
 def _claim_for(n: int, answer: str) -> str:
     """The answer sentences that cite passage n (the whole answer if none does)."""
-    pieces = [answer[s:e] for s, e in _spans(answer, "。！？!?\n") if n in parse_citations(answer[s:e])]
-    return " ".join(pieces) or answer
+    citing = [answer[s:e] for s, e in pieces(answer, _ANSWER_SENTENCE_ENDS) if n in parse_citations(answer[s:e])]
+    return " ".join(citing) or answer
 
 
 def build_citations(

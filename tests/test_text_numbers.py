@@ -1,10 +1,20 @@
-"""rag/figures.py: figures (number + unit + qualifier) with exact offsets, clauses and dates."""
+"""rag/text/numbers.py: Chinese numerals, figures (number + unit + qualifier) with exact offsets, number mentions."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from rag.figures import DATE, Figure, clauses, find_figures
+from rag.text.numbers import (
+    Figure,
+    cn_decimal,
+    cn_integer,
+    extract_numbers,
+    find_figures,
+    is_plan_name,
+    plan_ordinal,
+)
 
 
 def _only(text: str) -> Figure:
@@ -69,19 +79,6 @@ def test_approximate_qualifier_before_the_unit(text: str, figure: str, unit: str
     assert (fig.text, fig.unit) == (figure, unit)
 
 
-def test_clauses() -> None:
-    text = "地区生产总值增长7.7%左右,一般公共预算收入增长2%;城乡居民收入同步。"
-    spans = clauses(text)
-    assert [text[a:b] for a, b in spans] == ["地区生产总值增长7.7%左右", "一般公共预算收入增长2%", "城乡居民收入同步"]
-    assert clauses("") == []
-    assert clauses("没有标点") == [(0, 4)]
-
-
-def test_dates() -> None:
-    text = "——2018年2月7日在会上;自2019年1月1日起施行,3月15日召开,2020-05-01发布"
-    assert DATE.findall(text) == ["2018年2月7日", "2019年1月1日", "3月15日", "2020-05-01"]
-
-
 def test_figures_compare_across_units_and_ranges_stay_ranges() -> None:
     (a,) = find_figures("人均收入1.2万元")
     (b,) = find_figures("补贴9000元")
@@ -100,3 +97,61 @@ def test_upper_scaled_value_uses_the_top_of_a_range_in_base_units() -> None:
     assert m.upper_scaled_value == 20000.0
     (s,) = find_figures("收入9000元")
     assert s.upper_scaled_value == 9000.0
+
+
+# ------------------------------------------------------------------------------------ Chinese numerals
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("十", 10), ("一十三", 13), ("二十五", 25), ("一百零五", 105), ("一千零五", 1005), ("一千零五十", 1050),
+        ("两百", 200), ("三万五千", 35000), ("三万零五百", 30500), ("三亿零五百三十万", 305300000),
+        ("二〇一八", 2018), ("一九五八", 1958), ("七", 7),
+    ],
+)  # fmt: skip
+def test_cn_integer_reads_well_formed_numerals(text: str, value: int) -> None:
+    assert cn_integer(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["十三五", "十四五", "三百五", "一百五", "一万一", "六亿三千", "三五", "一一", "三三两两", "零三", "一亿十万", "一百零", "二千零十七", "百", ""],
+)
+def test_cn_integer_refuses_words_abbreviations_and_plan_names(text: str) -> None:
+    assert cn_integer(text) is None
+
+
+def test_plan_names_are_plans_not_numbers() -> None:
+    assert is_plan_name("十三五") and is_plan_name("十四五") and not is_plan_name("十五")
+    assert plan_ordinal("十四五") == 14 and plan_ordinal("十四") is None
+
+
+def test_cn_decimal() -> None:
+    assert cn_decimal("十") == "10"
+    assert cn_decimal("二十五") == "25"
+    assert cn_decimal("一千零五") == "1005"
+    assert cn_decimal("七点七") == "7.7"
+    assert cn_decimal("三百五") is None
+    assert cn_decimal("三五") is None
+    assert cn_decimal("十三五") is None
+
+
+# ------------------------------------------------------------------------------------- number mentions
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("地区生产总值1740.31亿元，增长7.6%", [("174031000000", "plain"), ("7.6", "percent")]),
+        ("174.031 billion yuan", [("174031000000", "plain")]),
+        ("1,234.5 million and 3‰", [("1234500000", "plain"), ("3", "permille")]),
+        ("百分之七点五，增长两个百分点", [("7.5", "percent"), ("2", "percent")]),
+        ("三万五千人，第十四届，二〇一八年", [("35000", "plain"), ("14", "plain"), ("2018", "plain")]),
+        ("一般统一两会十分重要，千方百计", []),
+        ("１２．５％", [("12.5", "percent")]),
+    ],
+)
+def test_extract_numbers(text: str, expected: list[tuple[str, str]]) -> None:
+    found = [(m.value, m.kind) for m in extract_numbers(text)]
+    assert found == [(Decimal(value), kind) for value, kind in expected]
