@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.knowledge.vocabulary import match_glossary
 from rag.lexical import Tokenizer
-from rag.query import match_glossary
 from rag.text.dates import DATE, WRITTEN_YEAR
 from rag.text.numbers import find_figures
 from rag.text.sentences import split_sentences

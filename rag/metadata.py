@@ -8,23 +8,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.knowledge.regions import ADMIN_UNIT, NATIONAL_REGION, canonical_region, provinces, region_level
 from rag.text.dates import YEAR, fold_cn_years, iso_date
 from rag.types import DocumentMeta
-
-PROVINCES: dict[str, str] = {
-    "北京": "北京市", "天津": "天津市", "上海": "上海市", "重庆": "重庆市",
-    "河北": "河北省", "山西": "山西省", "辽宁": "辽宁省", "吉林": "吉林省", "黑龙江": "黑龙江省",
-    "江苏": "江苏省", "浙江": "浙江省", "安徽": "安徽省", "福建": "福建省", "江西": "江西省",
-    "山东": "山东省", "河南": "河南省", "湖北": "湖北省", "湖南": "湖南省", "广东": "广东省",
-    "海南": "海南省", "四川": "四川省", "贵州": "贵州省", "云南": "云南省", "陕西": "陕西省",
-    "甘肃": "甘肃省", "青海": "青海省", "台湾": "台湾省",
-    "内蒙古": "内蒙古自治区", "广西": "广西壮族自治区", "西藏": "西藏自治区",
-    "宁夏": "宁夏回族自治区", "新疆": "新疆维吾尔自治区",
-    "香港": "香港特别行政区", "澳门": "澳门特别行政区",
-}  # fmt: skip
-"""Short name → canonical name of every provincial-level division."""
-
-NATIONAL_REGION = "全国"
 
 EVENT_YEARS: dict[str, int] = {
     "北京奥运会": 2008, "上海世博会": 2010, "广州亚运会": 2010, "深圳大运会": 2011,
@@ -59,9 +45,6 @@ _WHERE = r"[^\n]{0,30}?在(?P<where>[^\n]{0,40}?)第[一二三四五六七八九
 _DELIVERY = re.compile(rf"(?:^|——|—|-{{2,}})\s*{_DATE}{_WHERE}", re.M)
 _FUSED_DELIVERY = re.compile(rf"(?:^|——|—|-{{2,}})\s*(?P<y>{YEAR})(?P<md>\d{{2,4}})日{_WHERE}", re.M)
 _ADOPTED = re.compile(rf"[（(]{_DATE}[^\n]{{0,40}}?(?:人民代表大会|会议)[^\n]{{0,20}}?通过[)）]")
-_ADMIN_UNIT = re.compile(
-    r"[\u4e00-\u9fff]+?(?:特别行政区|自治区|自治州|自治县|自治旗|省|市|地区|盟|区|县|旗|州(?![市区县]))"
-)
 _NATIONAL = re.compile(r"国务院|中华人民共和国|全国人民代表大会")
 _TITLE_WORDS = re.compile(r"政府工作报告|工作报告|工作意见|工作总结|工作计划|工作要点|报告")
 _TITLE_TAIL = re.compile(
@@ -139,30 +122,6 @@ def extract_metadata(
     )
 
 
-def canonical_region(name: str) -> str:
-    """Canonical name of a region: provinces get their full name (宁夏 → 宁夏回族自治区); others unchanged."""
-    name = name.strip()
-    for short, full in PROVINCES.items():
-        if name in (short, full) or (
-            full.endswith("自治区") and name.startswith(short) and name.endswith("自治区")
-        ):
-            return full
-    return name
-
-
-def region_level(name: str) -> str | None:
-    """national | provincial | city | district for a canonical region name."""
-    if name == NATIONAL_REGION:
-        return "national"
-    if name in PROVINCES.values():
-        return "provincial"
-    if name.endswith(("区", "县", "旗")):
-        return "district"
-    if name.endswith(("市", "州", "盟", "地区")):
-        return "city"
-    return None
-
-
 def _head(text: str) -> str:
     return fold_cn_years(text[:_HEAD_CHARS])
 
@@ -237,13 +196,13 @@ def _title_place(title: str) -> str:
 def _parse_units(candidate: str) -> _Region:
     """Admin units of a place string: 广州市海珠区 → 海珠区 (parent 广州市); 宁夏 → 宁夏回族自治区; else empty."""
     candidate = re.sub(r"\s+", "", candidate)
-    if candidate in PROVINCES or candidate in PROVINCES.values():
+    if candidate in provinces() or candidate in provinces().values():
         name = canonical_region(candidate)
         return _Region(name, region_level(name))
     units: list[str] = []
     pos = 0
     while pos < len(candidate):
-        m = _ADMIN_UNIT.match(candidate, pos)
+        m = ADMIN_UNIT.match(candidate, pos)
         if not m or len(m.group()) < 2:
             break
         units.append(m.group())

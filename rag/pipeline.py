@@ -19,8 +19,9 @@ from rag.errors import InvalidQuestionError
 from rag.evidence import content_terms, rescore_hits
 from rag.generators.base import Generator
 from rag.generators.extractive import ExtractiveGenerator, desired_periods, refusal
-from rag.glossary import domain_words, static_regions
 from rag.index import IndexStore, index_exists, load_index, save_index
+from rag.knowledge.regions import static_regions
+from rag.knowledge.vocabulary import domain_words
 from rag.lexical import Tokenizer
 from rag.query import parse_question
 from rag.reranking import NoopReranker, Reranker, load_reranker

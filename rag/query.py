@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.glossary import GlossaryEntry, RegionCatalog, glossary_entries, intent_words
+from rag.knowledge.regions import RegionCatalog, unknown_places
+from rag.knowledge.vocabulary import intent_words, match_glossary
 from rag.lexical import Tokenizer
 from rag.text.dates import YEAR, expand_short_years, question_years
 from rag.types import Intent, Language, ParsedQuery
@@ -23,32 +24,6 @@ def detect_language(text: str) -> Language:
 
 def _en_has(lower: str, phrase: str) -> bool:
     return re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", lower) is not None
-
-
-def match_glossary(text: str, language: Language) -> list[GlossaryEntry]:
-    """Glossary entries a question mentions (longest phrases first, overlaps dropped)."""
-    lower = unicodedata.normalize("NFKC", text).lower()
-    spans: list[tuple[int, int, GlossaryEntry]] = []
-    for entry in glossary_entries():
-        phrases = [(p, True) for p in entry.en] + [(z, False) for z in entry.zh]
-        for phrase, is_en in phrases:
-            if is_en:
-                for m in re.finditer(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", lower):
-                    spans.append((m.start(), m.end(), entry))
-            elif _CJK.search(phrase) and len(phrase) >= 2:
-                start = lower.find(phrase)
-                if start >= 0:
-                    spans.append((start, start + len(phrase), entry))
-    spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
-    taken: list[tuple[int, int]] = []
-    out: list[GlossaryEntry] = []
-    for a, b, entry in spans:
-        if any(a < y and x < b for x, y in taken):
-            continue
-        taken.append((a, b))
-        if entry not in out:
-            out.append(entry)
-    return out
 
 
 _EXPLICIT_INTENT = re.compile(
@@ -126,25 +101,6 @@ def _fact_years_first(text: str) -> tuple[int, ...]:
     report = {int(a or b) for a, b in _REPORT_YEAR.findall(text)}
     facts = [y for y in years if y not in report]
     return tuple(dict.fromkeys(facts + [y for y in years if y in report]))
-
-
-_ZH_PLACE = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}[市省])?([\u4e00-\u9fff]{2,3}[区县市省])")
-_EN_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?) (District|County|City|Province)\b")
-_NOT_PLACES = frozenset(["全区", "本区", "我区", "该区", "城区", "各区", "全市", "本市", "我市", "全省", "本省", "我省", "全县", "本县", "辖区", "园区", "社区"])
-
-
-def unknown_places(text: str, catalog: RegionCatalog, known: tuple[str, ...]) -> tuple[str, ...]:
-    """Places named at the start of a Chinese question, or as "X District" in English, that match no region."""
-    if known:
-        return ()
-    out: list[str] = []
-    m = _ZH_PLACE.match(text)
-    if m and m.group(1) not in _NOT_PLACES and not catalog.find(m.group(1)):
-        out.append(m.group(1))
-    for m in _EN_PLACE.finditer(text):
-        if not catalog.find(m.group(1)):
-            out.append(m.group(0))
-    return tuple(out)
 
 
 def parse_question(question: str, catalog: RegionCatalog, tokenizer: Tokenizer) -> ParsedQuery:

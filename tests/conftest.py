@@ -44,7 +44,8 @@ def shared_tokenizer(extra_words: Iterable[str] = (), *, bigrams: bool = True) -
 
 def pipeline_tokenizer() -> Tokenizer:
     """The tokenizer a Pipeline builds (domain words + static region names), shared."""
-    from rag.glossary import domain_words, static_regions
+    from rag.knowledge.regions import static_regions
+    from rag.knowledge.vocabulary import domain_words
 
     words = domain_words() + sorted({z for r in static_regions() for z in r.zh if len(z) >= 2})
     return shared_tokenizer(words)

@@ -16,7 +16,7 @@ from rag.extraction import (
     extract_figure,
     extract_yes_no,
 )
-from rag.glossary import RegionCatalog
+from rag.knowledge.regions import RegionCatalog
 from rag.query import parse_question
 from rag.types import DocumentMeta, ParsedQuery
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from rag.cleaning import clean_text
-from rag.metadata import canonical_region, extract_metadata, region_level
+from rag.metadata import extract_metadata
 from rag.types import DocumentMeta
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reports"
@@ -131,21 +129,7 @@ def test_no_evidence_means_no_year() -> None:
     assert meta.published == "2022-02-17"
 
 
-@pytest.mark.parametrize(
-    ("name", "canonical", "level"),
-    [
-        ("宁夏", "宁夏回族自治区", "provincial"),
-        ("广西壮族自治区", "广西壮族自治区", "provincial"),
-        ("内蒙古", "内蒙古自治区", "provincial"),
-        ("广东省", "广东省", "provincial"),
-        ("上海市", "上海市", "provincial"),
-        ("吉林市", "吉林市", "city"),
-        ("海珠区", "海珠区", "district"),
-    ],
-)
-def test_region_names(name: str, canonical: str, level: str) -> None:
-    assert canonical_region(name) == canonical
-    assert region_level(canonical) == level
+
 
 
 def test_title_region_with_parent_city() -> None:

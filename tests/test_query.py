@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from conftest import pipeline_tokenizer
 
-from rag.glossary import RegionCatalog
-from rag.query import detect_language, match_glossary, parse_question
+from rag.knowledge.regions import RegionCatalog
+from rag.query import detect_language, parse_question
 from rag.types import DocumentMeta, ParsedQuery
 
 METAS = [
@@ -167,19 +167,3 @@ def test_acronyms_become_search_terms(parse: Parse) -> None:
     q = parse("What does NEM refer to?")
     assert "nem" in q.terms
     assert q.metrics == ()
-
-
-def test_match_glossary_prefers_the_longest_phrase() -> None:
-    entries = match_glossary("What was Haizhu's per capita GDP in 2017?", "en")
-    assert entries[0].zh[0] == "人均地区生产总值"
-    assert all(e.zh[0] != "地区生产总值" for e in entries)  # "gdp" inside "per capita gdp" is not matched again
-
-
-def test_match_glossary_composes_general_entries() -> None:
-    # A compound phrase is covered by its general parts rather than an entry of its own.
-    entries = match_glossary("What was the exchange's futures trading volume in 2015?", "en")
-    assert {e.zh[0] for e in entries} == {"交易量", "期货"}
-    assert [e.kind for e in entries if e.zh[0] == "交易量"] == ["metric"]
-    # Each English word maps to its own concept only.
-    (software,) = match_glossary("How much did the district invest in software?", "en")
-    assert software.zh == ("软件",)

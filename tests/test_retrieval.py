@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from conftest import pipeline_tokenizer
 
-from rag.glossary import RegionCatalog
+from rag.knowledge.regions import RegionCatalog
 from rag.pipeline import Pipeline
 from rag.query import parse_question
 from rag.retrieval import Routing, route, year_relevance

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from rag.query import match_glossary
+from rag.knowledge.vocabulary import match_glossary
 from rag.types import ParsedQuery
 
 _ZH_QUESTION_WORD = re.compile(r"什么|多少|哪|几|谁|何|吗|怎|是否|有没有|如何|为什么|多大|多高|多长|多快")

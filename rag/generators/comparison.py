@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from rag.evidence import Evidence
 from rag.extraction import extract_figure
-from rag.glossary import english_region_name
+from rag.knowledge.regions import english_region_name
 from rag.types import Answer, Hit, ParsedQuery
 
 _LOWER = re.compile(r"更低|更少|更小|更慢|lower|smaller|less|fewer|slower")

@@ -20,7 +20,7 @@ from rag.extraction import (
     extract_figure,
     extract_yes_no,
 )
-from rag.glossary import english_region_name
+from rag.knowledge.regions import english_region_name
 from rag.lexical import Tokenizer
 from rag.retrieval import year_relevance
 from rag.text.numbers import find_figures

@@ -1,19 +1,20 @@
-"""rag/glossary.py: region names (stems, pinyin, English), the region catalog and the packaged glossary."""
+"""rag/knowledge/regions.py: region names (canonical, level, stems, pinyin, English), the catalogue, unknown places."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.glossary import (
+from rag.knowledge.regions import (
     RegionCatalog,
-    domain_words,
+    canonical_region,
     english_region_name,
-    glossary_entries,
-    intent_words,
     pinyin_name,
+    provinces,
     region_from_meta,
+    region_level,
     region_stem,
     static_regions,
+    unknown_places,
 )
 from rag.types import DocumentMeta
 
@@ -122,21 +123,35 @@ def test_catalog_parents_and_words(catalog: RegionCatalog) -> None:
     assert words == sorted(words)
 
 
-def test_glossary_maps_gdp_both_ways() -> None:
-    gdp = next(e for e in glossary_entries() if "gdp" in e.en)
-    assert gdp.kind == "metric"
-    assert "地区生产总值" in gdp.zh
-    assert "地区生产总值" in domain_words()
-    assert all(len(w) >= 2 for w in domain_words())
-
-
-def test_intent_words_by_language() -> None:
-    words = intent_words()
-    assert {"target", "achieved"} <= set(words)
-    assert "目标" in words["target"]["zh"]
-    assert "target" in words["target"]["en"]
-
-
 def test_parent_is_kept_whichever_report_comes_first() -> None:
     catalog = RegionCatalog([DocumentMeta(title="政府年度工作意见", region="海珠区", year=2008), HAIZHU])
     assert catalog.parent_of("海珠区") == "广州市"
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical", "level"),
+    [
+        ("宁夏", "宁夏回族自治区", "provincial"),
+        ("广西壮族自治区", "广西壮族自治区", "provincial"),
+        ("内蒙古", "内蒙古自治区", "provincial"),
+        ("广东省", "广东省", "provincial"),
+        ("上海市", "上海市", "provincial"),
+        ("吉林市", "吉林市", "city"),
+        ("海珠区", "海珠区", "district"),
+    ],
+)
+def test_region_names(name: str, canonical: str, level: str) -> None:
+    assert canonical_region(name) == canonical
+    assert region_level(canonical) == level
+
+
+def test_provinces_are_the_static_table() -> None:
+    assert provinces()["宁夏"] == "宁夏回族自治区" and len(provinces()) == 34
+    assert {r.name for r in static_regions()[1:]} == set(provinces().values())
+
+
+def test_unknown_places_are_named_places_no_region_matches(catalog: RegionCatalog) -> None:
+    assert unknown_places("天河区2018年GDP增长多少?", catalog, ()) == ("天河区",)
+    assert unknown_places("What was Tianhe District's GDP?", catalog, ()) == ("Tianhe District",)
+    assert unknown_places("海珠区2018年GDP增长多少?", catalog, ()) == ()
+    assert unknown_places("天河区2018年GDP增长多少?", catalog, ("海珠区",)) == ()
