@@ -87,18 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=None, help="Reader weights directory (default: shipped).")
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "govreport-rag")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     args = parser.parse_args(argv)
     from rag.reader.base import load_reader
 
     spec = EXTERNAL_SETS[args.set]
     items = sample_items(load_gold(args.evaldata / spec.qa), args.limit, args.seed)
     passages = read_passages(args.evaldata / spec.corpus)
-    reader = load_reader("trained", cache_dir=args.cache_dir, weights_dir=args.weights)
+    reader = load_reader("trained", cache_dir=args.cache_dir, weights_dir=args.weights, precision=args.precision)
     assert reader is not None
     t0 = time.perf_counter()
     results = evaluate_reader(reader, items, passages)
     seconds = time.perf_counter() - t0
-    summary = {**summarize_reading(results), "seconds": round(seconds, 1), "set": args.set, "limit": args.limit, "seed": args.seed}
+    summary = {**summarize_reading(results), "seconds": round(seconds, 1), "set": args.set, "precision": args.precision, "limit": args.limit, "seed": args.seed}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "reading.json").write_text(
         json.dumps({"summary": summary, "items": [r.__dict__ for r in results]}, ensure_ascii=False, indent=1),

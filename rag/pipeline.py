@@ -440,6 +440,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         fallback = load_answerer(
             cache_dir=settings.cache_dir,
             weights_dir=settings.reader_weights_dir,
+            precision=settings.reader_precision,
             max_passages=settings.reader_passages,
             threshold=settings.answer_threshold,
             comparisons=pipeline.extractive,

@@ -49,14 +49,34 @@ def test_confidence_rises_with_the_reader_margin_and_separates_the_classes() -> 
 def test_threshold_prefers_refusing_when_wrong_answers_cost_more() -> None:
     conf = np.array([0.9, 0.8, 0.6, 0.55, 0.3])
     correct = np.array([True, True, False, False, False])
-    assert choose_threshold(conf, correct) > 0.6
+    assert choose_threshold(conf, correct, 2.0) > 0.6
     curve = utility_curve(conf, correct)
     assert curve[0]["coverage"] == 1.0 and curve[-1]["coverage"] == 0.0
+
+
+def test_figure_spans_need_more_confidence_than_other_spans() -> None:
+    # the same confidence/correctness relation for both kinds: a wrong figure costs 2, a wrong phrase 1
+    rng = random.Random(3)
+    feats, labels = [], []
+    for _ in range(800):
+        margin = rng.uniform(-4, 4)
+        right = rng.random() < 1 / (1 + np.exp(-margin))
+        figure = rng.random() < 0.5
+        feats.append(AnswerFeatures(margin, margin + 5, 5.0, margin - 3, -3.0, figure, figure, 6))
+        labels.append(right)
+    cal = fit_calibrator(feats, labels)
+    assert cal.text_threshold is not None and cal.text_threshold < cal.threshold
+    figure_span = AnswerFeatures(0.0, 5.0, 5.0, -3.0, -3.0, True, True, 6)
+    text_span = AnswerFeatures(0.0, 5.0, 5.0, -3.0, -3.0, False, False, 6)
+    assert cal.threshold_for(figure_span) == cal.threshold
+    assert cal.threshold_for(text_span) == cal.text_threshold
 
 
 def test_card_round_trip_and_refusal_of_foreign_features() -> None:
     cal = Calibrator(tuple([0.0] * len(FEATURE_NAMES)), tuple([1.0] * len(FEATURE_NAMES)), tuple([0.5] * len(FEATURE_NAMES)), -0.2, 0.45)
     assert Calibrator.from_card(cal.to_card()) == cal
+    two = Calibrator(cal.mean, cal.scale, cal.coef, cal.intercept, 0.6, 0.4)
+    assert Calibrator.from_card(two.to_card()) == two
     with pytest.raises(ValueError, match="features"):
         Calibrator.from_card({**cal.to_card(), "features": ["margin"]})
 

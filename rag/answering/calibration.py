@@ -4,8 +4,11 @@ The features are the reader's span-vs-no-answer margin and raw scores, whether t
 a quantity and whether the span states one (answer-type fit), and the span's length. The weights are
 fitted on held-out *training* questions only (`rag.reader.calibration_fit`): answerable ones read on
 their own passage among distractors, the same questions read on other articles' passages, and
-ChineseSquad's unanswerable ones. The threshold maximises expected utility with a wrong answer
-costing twice what a correct one gains (a wrong figure with a citation is worse than a refusal).
+ChineseSquad's unanswerable ones. One confidence, two thresholds by what a mistake costs, each
+maximising expected utility on the fitting cases of its kind: for spans that state a figure a wrong
+answer costs twice what a right one gains (a wrong number with a citation is worse than a refusal);
+for other spans (names, measures, phrases the reader can judge from the cited sentence) a wrong
+answer costs as much as a right one gains.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from rag.reader.base import SpanProposal
 FEATURE_NAMES = (
     "margin", "score", "null_score", "log_prob", "null_log_prob", "wants_figure", "has_figure", "type_fit", "log_chars",
 )
-WRONG_ANSWER_COST = 2.0
+WRONG_FIGURE_COST = 2.0
+WRONG_TEXT_COST = 1.0
+MIN_CASES_FOR_OWN_THRESHOLD = 40
+"""Fewer fitting cases of a kind than this: that kind uses the threshold fitted on all cases at the figure cost."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,15 @@ class Calibrator:
     coef: tuple[float, ...]
     intercept: float
     threshold: float
+    """Below this confidence a span stating a figure is refused."""
+    text_threshold: float | None = None
+    """Below this confidence any other span is refused (None: `threshold`)."""
+
+    def threshold_for(self, features: AnswerFeatures) -> float:
+        """The threshold for this span's kind of mistake."""
+        if features.has_figure or self.text_threshold is None:
+            return self.threshold
+        return self.text_threshold
 
     def confidence(self, features: AnswerFeatures) -> float:
         """Calibrated probability that the span is a right answer."""
@@ -102,6 +117,7 @@ class Calibrator:
             "coef": list(self.coef),
             "intercept": self.intercept,
             "threshold": self.threshold,
+            "text_threshold": self.text_threshold,
         }
 
     @classmethod
@@ -115,6 +131,7 @@ class Calibrator:
             tuple(float(x) for x in card["coef"]),
             float(card["intercept"]),
             float(card["threshold"]),
+            None if card.get("text_threshold") is None else float(card["text_threshold"]),
         )
 
 
@@ -137,11 +154,20 @@ def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], 
             break
     probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5)
     conf = np.array([probe.confidence(f) for f in features])
-    threshold = choose_threshold(conf, y.astype(bool))
-    return Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), threshold)
+    right = y.astype(bool)
+    figure = np.array([f.has_figure for f in features], dtype=bool)
+    overall = choose_threshold(conf, right, WRONG_FIGURE_COST)
+    threshold, text_threshold = overall, overall
+    if figure.sum() >= MIN_CASES_FOR_OWN_THRESHOLD:
+        threshold = choose_threshold(conf[figure], right[figure], WRONG_FIGURE_COST)
+    if (~figure).sum() >= MIN_CASES_FOR_OWN_THRESHOLD:
+        text_threshold = choose_threshold(conf[~figure], right[~figure], WRONG_TEXT_COST)
+    return Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), threshold, text_threshold)
 
 
-def utility_curve(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> list[dict[str, float]]:
+def utility_curve(
+    conf: NDArray[np.float64], correct: NDArray[np.bool_], wrong_cost: float = WRONG_FIGURE_COST
+) -> list[dict[str, float]]:
     """Coverage, accuracy of the answered and utility at each candidate threshold."""
     out = []
     for t in np.round(np.linspace(0.05, 0.95, 19), 2):
@@ -154,15 +180,15 @@ def utility_curve(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> list
                 "threshold": float(t),
                 "coverage": round(float(answered.mean()), 4),
                 "accuracy_answered": round(right / n, 4),
-                "utility": round((right - WRONG_ANSWER_COST * wrong) / len(conf), 4),
+                "utility": round((right - wrong_cost * wrong) / max(1, len(conf)), 4),
             }
         )
     return out
 
 
-def choose_threshold(conf: NDArray[np.float64], correct: NDArray[np.bool_]) -> float:
+def choose_threshold(conf: NDArray[np.float64], correct: NDArray[np.bool_], wrong_cost: float) -> float:
     """The threshold of highest utility (ties: the lower threshold, i.e. answer more)."""
-    curve = utility_curve(conf, correct)
+    curve = utility_curve(conf, correct, wrong_cost)
     best = max(curve, key=lambda r: (r["utility"], -r["threshold"]))
     return float(best["threshold"])
 

@@ -14,7 +14,9 @@ English questions: the training sets have none, and the reader's scores for Engl
 lower than for Chinese ones (median margin of right spans about −1 vs +10), so one calibrator cannot
 serve both. `--english` fits a second calibrator the same way on XQuAD's English questions over the
 *odd-numbered* articles only (`is_english_fit_article`); the even-numbered articles are held out, and
-`python -m eval.external xquad --held-out` measures on them alone.
+`python -m eval.external xquad --held-out` measures on them alone. `--code-switched` instead fits the
+English calibrator on training data only: the slice's questions with every dictionary word switched to
+its English gloss (`rag.reader.code_switching`, as in reader training).
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ import argparse
 import json
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from rag.answering.calibration import AnswerFeatures, features_of, fit_calibrator, utility_curve, wants_figure
+from rag.answering.calibration import (
+    WRONG_FIGURE_COST,
+    WRONG_TEXT_COST,
+    AnswerFeatures,
+    features_of,
+    fit_calibrator,
+    utility_curve,
+    wants_figure,
+)
 from rag.answering.spans import snap_span
 from rag.reader.base import Reader, SpanProposal, load_reader
 from rag.reader.training import Example, is_calibration, load_examples
@@ -77,6 +87,15 @@ def english_examples(xquad_dir: Path) -> list[Example]:
                 continue
             out.append(Example(str(record["qid"]), str(record["question"]), passages[doc], start, text, False, "xquad-fit"))
     return out
+
+
+def switched_examples(examples: list[Example], seed: int) -> list[Example]:
+    """The examples with their questions in (dictionary) English, seeded."""
+    from rag.reader.code_switching import load_code_switcher
+
+    switcher = load_code_switcher()
+    rng = random.Random(seed)
+    return [replace(e, question=switcher.switch(e.question, rng, 1.0)) for e in examples]
 
 
 def build_cases(examples: list[Example], seed: int) -> list[CalibrationCase]:
@@ -150,12 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-dir", type=Path, default=Path("../shared/evaldata/train"))
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "govreport-rag")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     parser.add_argument("--limit", type=int, default=None, help="Use only this many slice questions.")
     parser.add_argument("--english", type=Path, default=None, help="XQuAD normalized/ folder: fit the English calibrator.")
+    parser.add_argument(
+        "--code-switched", action="store_true", help="Fit the English calibrator on the slice, questions switched to English."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.english is not None:
         examples = english_examples(args.english)
+        key = "calibration_en"
+    elif args.code_switched:
+        examples = switched_examples([e for e in load_examples(args.train_dir) if is_calibration(e)], args.seed)
         key = "calibration_en"
     else:
         examples = [e for e in load_examples(args.train_dir) if is_calibration(e)]
@@ -164,28 +190,39 @@ def main(argv: list[str] | None = None) -> int:
         examples = random.Random(args.seed).sample(examples, min(args.limit, len(examples)))
     cases = build_cases(examples, args.seed)
     logger.info("%d slice questions, %d reading cases", len(examples), len(cases))
-    reader = load_reader("trained", cache_dir=args.cache_dir, weights_dir=args.weights)
+    reader = load_reader("trained", cache_dir=args.cache_dir, weights_dir=args.weights, precision=args.precision)
     assert reader is not None
     rows = read_cases(reader, cases)
     features = [f for f, _ in rows]
     correct = [c for _, c in rows]
     calibrator = fit_calibrator(features, correct)
     conf = np.array([calibrator.confidence(f) for f in features])
-    curve = utility_curve(conf, np.array(correct))
+    right = np.array(correct)
+    figure = np.array([f.has_figure for f in features], dtype=bool)
+    curve = utility_curve(conf, right)
+    curves = {
+        "curve_figure_spans": utility_curve(conf[figure], right[figure], WRONG_FIGURE_COST),
+        "curve_text_spans": utility_curve(conf[~figure], right[~figure], WRONG_TEXT_COST),
+    }
     card = {
         **calibrator.to_card(),
         "fitted_on": {
             "slice_questions": len(examples),
             "cases": len(rows),
             "right_top_span": int(sum(correct)),
+            "figure_spans": int(figure.sum()),
             "seed": args.seed,
+            "precision": args.precision,
         },
         "curve": curve,
+        **curves,
     }
     update_card(args.weights, **{key: card})
-    print(json.dumps({k: v for k, v in card.items() if k != "curve"}, ensure_ascii=False))
-    for row in curve:
-        print(row)
+    print(json.dumps({k: v for k, v in card.items() if not k.startswith("curve")}, ensure_ascii=False))
+    for name in ("curve", *curves):
+        print(name)
+        for row in card[name]:
+            print(" ", row)
     return 0
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answering.calibration import Calibration, Calibrator, features_of, wants_figure
+from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
 from rag.answering.spans import short_answer_text, snap_span
 from rag.evidence import Evidence
@@ -24,7 +24,7 @@ from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
 from rag.generators.extractive import cited_answer, desired_periods, refusal
 from rag.query import detect_language
-from rag.reader.base import Reader, SpanProposal
+from rag.reader.base import Reader, ReaderPrecision, SpanProposal
 from rag.text.sentences import split_sentences
 from rag.types import Answer, Hit, ParsedQuery
 
@@ -37,6 +37,7 @@ class ScoredSpan:
     proposal: SpanProposal
     """Offsets in the hit's chunk text."""
     confidence: float
+    features: AnswerFeatures
 
     @property
     def start(self) -> int:
@@ -97,8 +98,8 @@ class ReaderAnswerer:
                 continue
             seen.add((p.passage_index, a, b))
             tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)
-            confidence = calibrator.confidence(features_of(figure_wanted, tidy))
-            out.append(ScoredSpan(hit, tidy, confidence))
+            features = features_of(figure_wanted, tidy)
+            out.append(ScoredSpan(hit, tidy, calibrator.confidence(features), features))
         # Routing's period signal: a question that says "target" (or "actual") in so many words is answered
         # only from the plan (or review) part of a report, never with the other part's figure.
         periods = desired_periods(query, passages) if query.intent_explicit else {}
@@ -118,7 +119,7 @@ class ReaderAnswerer:
         if query.qtype == "comparison" and self.comparisons is not None:
             return self.comparisons.generate(query, hits)
         ranked, calibrator = self._read(query, hits)
-        if not ranked or ranked[0].confidence < calibrator.threshold:
+        if not ranked or ranked[0].confidence < calibrator.threshold_for(ranked[0].features):
             if self.fallback is not None:
                 fallback = self.fallback.generate(query, hits)
                 if fallback.refused or _agrees(fallback, ranked):
@@ -188,6 +189,7 @@ def load_answerer(
     *,
     cache_dir: Path,
     weights_dir: Path | None = None,
+    precision: ReaderPrecision = "int8",
     max_passages: int = 5,
     threshold: float | None = None,
     comparisons: Generator | None = None,
@@ -199,7 +201,7 @@ def load_answerer(
     from rag.reader.weights import DEFAULT_WEIGHTS_DIR
 
     directory = weights_dir or DEFAULT_WEIGHTS_DIR
-    reader = TorchReader.load(directory, cache_dir=cache_dir)
+    reader = TorchReader.load(directory, cache_dir=cache_dir, precision=precision)
     card = reader.manifest.card.get("calibration")
     if not isinstance(card, dict):
         raise ModelUnavailableError(
@@ -212,8 +214,8 @@ def load_answerer(
     except (KeyError, ValueError) as exc:
         raise ModelUnavailableError(f"reader calibration in {directory} is unusable ({exc})") from exc
     if threshold is not None:
-        zh = replace(zh, threshold=threshold)
-        en = replace(en, threshold=threshold) if en is not None else None
+        zh = replace(zh, threshold=threshold, text_threshold=threshold)
+        en = replace(en, threshold=threshold, text_threshold=threshold) if en is not None else None
     return ReaderAnswerer(
         reader, Calibration(zh, en), max_passages=max_passages, comparisons=comparisons, fallback=fallback
     )

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 ReaderKind = Literal["trained", "none"]
+ReaderPrecision = Literal["int8", "fp32"]
+"""int8: the encoder's linear layers dynamically quantised at load (about 3x faster on CPU); fp32: as trained."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class Reader(Protocol):
         ...
 
 
-def load_reader(kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None) -> Reader | None:
+def load_reader(
+    kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None, precision: ReaderPrecision = "int8"
+) -> Reader | None:
     """The configured reader (None: answer with the rule-based extractive answerer)."""
     match kind:
         case "none":
@@ -55,4 +59,4 @@ def load_reader(kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None =
             from rag.reader.torch_reader import TorchReader
             from rag.reader.weights import DEFAULT_WEIGHTS_DIR
 
-            return TorchReader.load(weights_dir or DEFAULT_WEIGHTS_DIR, cache_dir=cache_dir)
+            return TorchReader.load(weights_dir or DEFAULT_WEIGHTS_DIR, cache_dir=cache_dir, precision=precision)

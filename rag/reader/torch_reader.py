@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.errors import ModelUnavailableError
-from rag.reader.base import SpanProposal
+from rag.reader.base import ReaderPrecision, SpanProposal
 from rag.reader.features import PAD_ID, Window, Windower, WindowSpec
 from rag.reader.weights import WEIGHTS_NAME, ReaderManifest, verify_weights
 
@@ -29,8 +29,8 @@ class TorchReader:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, weights_dir: Path, *, cache_dir: Path) -> TorchReader:
-        """Verify the shipped weights and apply them over the converted base model."""
+    def load(cls, weights_dir: Path, *, cache_dir: Path, precision: ReaderPrecision = "int8") -> TorchReader:
+        """Verify the shipped weights, apply them over the converted base model, quantise if asked."""
         try:
             import torch
             from safetensors.torch import load_file
@@ -45,12 +45,13 @@ class TorchReader:
         network = build_reader(base_dir)
         apply_delta(network, load_file(str(weights_dir / WEIGHTS_NAME)))
         network.eval()
+        model: object = _quantised(network) if precision == "int8" else network
         torch.set_num_threads(max(1, torch.get_num_threads()))
         windower = Windower(
             Tokenizer.from_file(str(base_dir / "tokenizer.json")),
             WindowSpec(max_tokens=manifest.max_tokens, max_question_tokens=manifest.max_question_tokens),
         )
-        return cls(network, windower, manifest)
+        return cls(model, windower, manifest)
 
     def read(
         self, questions: Sequence[str], passages: Sequence[Sequence[str]], *, top_n: int = 5
@@ -99,6 +100,17 @@ class TorchReader:
                     starts[i] = s[row, :n].float().numpy()
                     ends[i] = e[row, :n].float().numpy()
         return starts, ends
+
+
+def _quantised(network: object) -> object:
+    """Linear layers with int8 weights and dynamically quantised activations (fbgemm), for inference."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
+        return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
 
 
 def _decode(
