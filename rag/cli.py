@@ -72,7 +72,7 @@ def _load_existing(args: argparse.Namespace, *, answering: bool = True) -> Any:
     from rag.pipeline import load_pipeline
 
     settings = _settings(args)
-    if not index_exists(settings.index_dir):
+    if settings.vector_store == "faiss" and not index_exists(settings.index_dir):
         raise RagError(f'no index at {settings.index_dir} — run "rag ingest data/reports" first')
     return load_pipeline(settings, answering=answering)
 

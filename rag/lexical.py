@@ -188,7 +188,7 @@ class LexicalIndex:
         covered = np.zeros(n, dtype=bool)
         parts: list[tuple[LexicalSegment, NDArray[np.int64]]] = []
         for seg in previous.segments if previous is not None else ():
-            rows = _locate(sorted_keys, order, seg.keys)
+            rows = locate_keys(sorted_keys, order, seg.keys)
             alive = rows >= 0
             n_alive = int(alive.sum())
             if n_alive == 0:
@@ -262,7 +262,7 @@ class LexicalIndex:
         return out
 
 
-def _locate(sorted_keys: NDArray[np.int64], order: NDArray[np.int64], keys: NDArray[np.int64]) -> NDArray[np.int64]:
+def locate_keys(sorted_keys: NDArray[np.int64], order: NDArray[np.int64], keys: NDArray[np.int64]) -> NDArray[np.int64]:
     """Row of each key in the snapshot (-1 when it is no longer there)."""
     if not len(sorted_keys):
         return np.full(len(keys), -1, dtype=np.int64)

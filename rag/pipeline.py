@@ -16,14 +16,15 @@ from embeddings.base import Embedder, load_embedder
 from rag.chunking import chunk_document
 from rag.conversation import resolve_follow_up
 from rag.errors import InvalidQuestionError
-from rag.evidence import content_terms, rescore_hits
+from rag.evidence import content_terms, desired_periods, rescore_hits
 from rag.generators.base import Generator
-from rag.generators.extractive import ExtractiveGenerator, desired_periods, refusal
+from rag.generators.extractive import ExtractiveGenerator
 from rag.index import IndexStore, index_exists, load_index, save_index
 from rag.knowledge.regions import static_regions
 from rag.knowledge.vocabulary import domain_words
 from rag.lexical import Tokenizer
 from rag.query import parse_question
+from rag.refusal import refusal
 from rag.reranking import NoopReranker, Reranker, load_reranker
 from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
@@ -171,7 +172,12 @@ class Pipeline:
     ) -> None:
         assert self.vector_store is not None
         # A store holding the vectors itself (Milvus) leaves zero-width rows in the local IndexStore.
-        self.store.upsert(doc, chunks, tokens, vectors[:, :0] if self._shared() else vectors)
+        if self._shared():
+            from rag.stores.milvus_store import content_keys
+
+            self.store.upsert(doc, chunks, tokens, vectors[:, :0], keys=content_keys(doc, chunks))
+        else:
+            self.store.upsert(doc, chunks, tokens, vectors)
         self.vector_store.add(doc, chunks, tokens, self.store.keys[len(self.store.keys) - len(chunks) :], vectors)
 
     def _shared(self) -> bool:

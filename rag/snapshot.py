@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from rag.glossary import RegionCatalog
 from rag.index import IndexStore, Manifest
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, locate_keys
 from rag.types import Chunk, Document, DocumentInfo
 from rag.vector_store import VectorIndex, VectorStore
 
@@ -86,6 +86,13 @@ class Snapshot:
         new_rows = np.flatnonzero(~_contains(previous._sorted_keys, keys)) if previous is not None else range(len(keys))
         for i in new_rows:
             rows_of_new.setdefault(store.chunks[int(i)].doc_id, []).append(int(i))
+        if previous is not None:
+            # Keys derived from content (Milvus) come back when a document is removed and re-added unchanged.
+            for d in documents.keys() - unchanged:
+                rows = previous.doc_rows.get(d)
+                if rows is not None and len(rows):
+                    back = locate_keys(sorted_keys, order, previous.keys[rows])
+                    rows_of_new.setdefault(d, []).extend(int(r) for r in back[back >= 0])
         doc_rows: dict[str, NDArray[np.int64]] = {}
         for d, k in doc_keys.items():
             pos = np.minimum(np.searchsorted(sorted_keys, k), len(order) - 1)

@@ -15,6 +15,7 @@ the snapshot. Locally the URI is a milvus-lite file; in production a cluster URI
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,6 +71,16 @@ def filter_expression(where: VectorFilter | None) -> str:
 
 def _strings(values: Sequence[str]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+def content_keys(document: Document, chunks: Sequence[Chunk]) -> NDArray[np.int64]:
+    """Row keys derived from the document's id, content hash and chunk ids: two processes that write the same
+    version of a document write the same rows (upserts of one key), never duplicates."""
+    out = np.empty(len(chunks), dtype=np.int64)
+    for i, c in enumerate(chunks):
+        digest = hashlib.blake2b(f"{document.doc_id}\0{document.content_hash}\0{c.chunk_id}".encode(), digest_size=8)
+        out[i] = (int.from_bytes(digest.digest(), "little") >> 2) | 1
+    return out
 
 
 class MilvusVectors:
@@ -205,7 +216,7 @@ class MilvusStore:
             for c, toks, key, vec in zip(chunks, tokens, keys, vectors, strict=True)
         ]
         for i in range(0, len(rows), _BATCH):
-            self.client.insert(self.chunks, rows[i : i + _BATCH])
+            self.client.upsert(self.chunks, rows[i : i + _BATCH])
         body = json.dumps(document_to_json(document), ensure_ascii=False)
         parts = [body[i : i + PART_CHARS] for i in range(0, len(body), PART_CHARS)] or [""]
         records = [self._record(document.doc_id, document.content_hash, n, text) for n, text in enumerate(parts)]
@@ -276,8 +287,8 @@ class MilvusStore:
     ) -> Iterator[tuple[Document, list[Chunk], list[tuple[str, ...]], NDArray[np.int64]]]:
         """Each committed document (of these heads) with its chunks, tokens and row keys, in chunk order."""
         ids = sorted(heads)
-        for i in range(0, len(ids), 100):
-            batch = ids[i : i + 100]
+        for i in range(0, len(ids), 20):
+            batch = ids[i : i + 20]
             expr = f"doc_id in {_strings(batch)}"
             parts: dict[str, list[tuple[int, str]]] = {}
             for r in self._query(self.documents, expr, ["doc_id", "content_hash", "part", "body"]):
@@ -304,7 +315,10 @@ class MilvusStore:
                 yield doc, chunks, tokens, np.array([int(r["pk"]) for r in mine], dtype=np.int64)
 
     def _query(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        rows = self.client.query(collection, filter=expr, output_fields=fields, limit=MAX_LIMIT, consistency_level="Strong")
+        if len(rows) < MAX_LIMIT:
+            return [dict(r) for r in rows]
+        out: list[dict[str, Any]] = []  # more than one query may return: page through an iterator
         it = self.client.query_iterator(collection, batch_size=_BATCH, filter=expr, output_fields=fields)
         try:
             while batch := it.next():
