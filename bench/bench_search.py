@@ -6,6 +6,14 @@ HF_HUB_OFFLINE=1 RAG_CACHE_DIR=/tmp/e5cache .venv/bin/python bench/bench_search.
 Without --index, the index of data/reports in $TMPDIR/govreport-rag-bench/index-<embedder> is built on first use
 and brought up to date (a no-op when the reports are unchanged) before timing.
 bench/bench_ask.py runs the same harness on `pipeline.ask(q)` (end to end).
+
+Search at scale (synthetic vectors of the real dimension and BM25 over synthetic report-like text):
+
+OMP_NUM_THREADS=1 .venv/bin/python bench/bench_search.py --synthetic 10000,100000,1000000 [--queries 200]
+    [--index-kind auto] [--out bench/results]
+
+writes bench/results/search_scale.json and search_scale.md: per size, dense build time, index bytes, RSS,
+p50/p95 of a k=10 vector search and recall@10 against exact search, and BM25 build time, memory and p50/p95.
 """
 
 from __future__ import annotations
@@ -142,5 +150,159 @@ def run(mode: str, description: str) -> None:
         args.json_out.write_text(text + "\n", encoding="utf-8")
 
 
+# ---------------------------------------------------------------------------------------------- at scale
+
+DIMENSION = 384
+TARGET_1M = {"vector_p50_ms": 20.0, "vector_index_bytes": 1 << 30, "recall_at_10": 0.95}
+
+
+def synthetic_vectors(n: int, rng: Any, topics: int = 2000) -> Any:
+    """Unit vectors around `topics` centres with per-topic spread, like embeddings of passages on many subjects."""
+    import numpy as np
+
+    centres = rng.standard_normal((topics, DIMENSION)).astype(np.float32)
+    out = np.empty((n, DIMENSION), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        topic = rng.integers(0, topics, size=stop - start)
+        noise = rng.standard_normal((stop - start, DIMENSION)).astype(np.float32)
+        out[start:stop] = centres[topic] + 1.2 * noise
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def synthetic_tokens(n: int, rng: Any, vocabulary: int = 60_000, length: int = 110) -> list[tuple[str, ...]]:
+    """Zipf-distributed tokens, ~110 a chunk (what jieba + bigrams give a 240-character report passage)."""
+    words = [f"w{i}" for i in range(vocabulary)]
+    out = []
+    for _ in range(n):
+        ids = rng.zipf(1.15, size=length) % vocabulary
+        out.append(tuple(words[int(i)] for i in ids))
+    return out
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_size(n: int, n_queries: int, kind: str, seed: int = 0) -> dict[str, Any]:
+    """One size: build the dense index and BM25, time k=10 searches, compare with exact search."""
+    import numpy as np
+
+    from rag.lexical import LexicalIndex
+    from rag.stores.faiss_store import FaissConfig, FaissStore
+    from rag.vector_store import exact_search
+
+    rng = np.random.default_rng(seed)
+    vectors = synthetic_vectors(n + n_queries, rng)
+    queries, vectors = vectors[:n_queries].copy(), vectors[n_queries:]
+    keys = np.arange(1, n + 1, dtype=np.int64)
+    store = FaissStore(FaissConfig(kind=kind))  # type: ignore[arg-type]
+    rss0 = _rss_bytes()
+    t0, c0 = time.perf_counter(), time.process_time()
+    index = store.index(vectors, keys, {}, None)
+    build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    index_bytes = index.memory_bytes() or vectors.nbytes  # flat searches the raw vectors themselves
+    dense_ms: list[float] = []
+    dense_cpu: list[float] = []
+    found: list[Any] = []
+    for q in queries:
+        start, cpu = time.perf_counter(), time.process_time()
+        found.append(index.search(q[None, :], 10)[0].keys)
+        dense_ms.append((time.perf_counter() - start) * 1000)
+        dense_cpu.append((time.process_time() - cpu) * 1000)
+    exact = exact_search(vectors, keys, None, queries, 10)
+    recall = float(np.mean([len(set(f.tolist()) & set(e.keys.tolist())) / 10 for f, e in zip(found, exact, strict=True)]))
+    rss_dense = _rss_bytes() - rss0
+
+    tokens = synthetic_tokens(n, rng)
+    t0, c0 = time.perf_counter(), time.process_time()
+    lexical = LexicalIndex.build(keys, tokens)
+    bm25_build_s, bm25_build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    postings = sum(r.nbytes + f.nbytes for seg in lexical.segments for r, f in seg.postings.values())
+    bm25_ms: list[float] = []
+    bm25_cpu: list[float] = []
+    for _ in range(n_queries):
+        q_tokens = list(tokens[int(rng.integers(0, n))][:12])
+        start, cpu = time.perf_counter(), time.process_time()
+        scores = lexical.scores(q_tokens)
+        np.argpartition(-scores, 10)[:10]
+        bm25_ms.append((time.perf_counter() - start) * 1000)
+        bm25_cpu.append((time.process_time() - cpu) * 1000)
+    return {
+        "chunks": n,
+        "index": index.kind,
+        "dense_build_s": round(build_s, 2),
+        "dense_build_cpu_s": round(build_cpu, 2),
+        "vector_index_bytes": int(index_bytes),
+        "vector_p50_ms": round(percentile(dense_ms, 50), 3),
+        "vector_p95_ms": round(percentile(dense_ms, 95), 3),
+        "vector_cpu_p50_ms": round(percentile(dense_cpu, 50), 3),
+        "vector_cpu_p95_ms": round(percentile(dense_cpu, 95), 3),
+        "recall_at_10": round(recall, 4),
+        "rss_dense_delta_bytes": int(rss_dense),
+        "bm25_build_s": round(bm25_build_s, 2),
+        "bm25_build_cpu_s": round(bm25_build_cpu, 2),
+        "bm25_postings_bytes": int(postings),
+        "bm25_p50_ms": round(percentile(bm25_ms, 50), 2),
+        "bm25_p95_ms": round(percentile(bm25_ms, 95), 2),
+        "bm25_cpu_p50_ms": round(percentile(bm25_cpu, 50), 2),
+        "bm25_cpu_p95_ms": round(percentile(bm25_cpu, 95), 2),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def run_scale() -> None:
+    """Parse --synthetic arguments, bench each size, write JSON and Markdown."""
+    parser = argparse.ArgumentParser(description="search at scale over synthetic chunks")
+    parser.add_argument("--synthetic", required=True, help="comma-separated chunk counts, e.g. 10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--index-kind", default="auto", choices=["auto", "flat", "hnsw", "ivfpq"])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    rows = []
+    for n in [int(x) for x in args.synthetic.split(",") if x]:
+        row = bench_size(n, args.queries, args.index_kind)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    result = {
+        "dimension": DIMENSION,
+        "queries": args.queries,
+        "k": 10,
+        "index_kind": args.index_kind,
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "targets_at_1m": TARGET_1M,
+        "sizes": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "search_scale.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "Wall times, with CPU times (what one uncontended core would take) in brackets.",
+        "",
+        "| chunks | index | build s | vector index MB | vector p50 ms | p95 ms | recall@10 | BM25 build s | BM25 MB | BM25 p50 ms | p95 ms | load avg |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['chunks']:,} | {r['index']} | {r['dense_build_s']} ({r['dense_build_cpu_s']}) | "
+            f"{r['vector_index_bytes'] / 2**20:.0f} | {r['vector_p50_ms']} ({r['vector_cpu_p50_ms']}) | "
+            f"{r['vector_p95_ms']} ({r['vector_cpu_p95_ms']}) | {r['recall_at_10']} | "
+            f"{r['bm25_build_s']} ({r['bm25_build_cpu_s']}) | {r['bm25_postings_bytes'] / 2**20:.0f} | "
+            f"{r['bm25_p50_ms']} ({r['bm25_cpu_p50_ms']}) | {r['bm25_p95_ms']} ({r['bm25_cpu_p95_ms']}) | "
+            f"{r['load_average']:.1f} |"
+        )
+    (args.out / "search_scale.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    run("search", __doc__.splitlines()[0])
+    import sys
+
+    if any(a.startswith("--synthetic") for a in sys.argv[1:]):
+        run_scale()
+    else:
+        run("search", __doc__.splitlines()[0])
