@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rag.knowledge.vocabulary import match_glossary
 from rag.lexical import Tokenizer
+from rag.retrieval import year_relevance
 from rag.text.dates import DATE, WRITTEN_YEAR
 from rag.text.numbers import find_figures
 from rag.text.sentences import split_sentences
@@ -164,3 +165,19 @@ def rescore_hits(
     scored = [(h.score / top + weight * best.get(h.chunk.chunk_id, 0.0), h) for h in hits]
     scored.sort(key=lambda x: -x[0])
     return [Hit(h.chunk, h.meta, float(s), rank) for rank, (s, h) in enumerate(scored, start=1)]
+
+
+def desired_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
+    """Per document, the part of the report (review/plan) the question's intent and year point at."""
+    out: dict[str, str] = {}
+    by_intent = {"target": "plan", "achieved": "review"}.get(query.intent)
+    for hit in hits:
+        if by_intent and query.intent_explicit:
+            out[hit.chunk.doc_id] = by_intent
+            continue
+        kinds = [k for y in query.years if (k := year_relevance(hit.meta, y))]
+        if kinds:
+            out[hit.chunk.doc_id] = by_intent if by_intent in kinds else kinds[0]
+        elif by_intent:
+            out[hit.chunk.doc_id] = by_intent
+    return out

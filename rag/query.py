@@ -9,7 +9,7 @@ from rag.knowledge.regions import RegionCatalog, unknown_places
 from rag.knowledge.vocabulary import intent_words, match_glossary
 from rag.lexical import Tokenizer
 from rag.text.dates import YEAR, expand_short_years, question_years
-from rag.types import Intent, Language, ParsedQuery
+from rag.types import Intent, Language, ParsedQuery, QuestionType
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -51,7 +51,7 @@ def detect_intent(text: str, language: Language) -> Intent:
     return "any"
 
 
-def detect_qtype(text: str, language: Language, n_regions: int) -> str:
+def detect_qtype(text: str, language: Language, n_regions: int) -> QuestionType:
     """Coarse answer type: numeric, entity, list, yes_no, date, comparison, definition, other."""
     if language == "zh":
         if re.search(r"哪个更|哪一个更|谁更|更大|更高|更多|更快", text) and ("与" in text or "和" in text or "还是" in text):

@@ -7,6 +7,8 @@ from typing import Literal
 
 Language = Literal["zh", "en"]
 Intent = Literal["target", "achieved", "any"]
+QuestionType = Literal["numeric", "entity", "list", "yes_no", "date", "comparison", "definition", "other"]
+"""The coarse type of answer a question wants (how the answerers extract it)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,7 @@ class ParsedQuery:
     """Chinese report vocabulary the question asks about (地区生产总值, 一般公共预算收入, …)."""
     terms: tuple[str, ...] = ()
     """Chinese search terms (question words translated through the glossary, plus Chinese words in the question)."""
-    qtype: str = "other"
-    """numeric | entity | list | yes_no | date | comparison | definition | other."""
+    qtype: QuestionType = "other"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import assert_citations_exact
 
-from rag.generators.extractive import desired_periods, figure_value, refusal
+from rag.evidence import desired_periods
+from rag.generators.extractive import figure_value
 from rag.pipeline import Pipeline
 from rag.types import Answer, Chunk, DocumentMeta, Hit, ParsedQuery, Turn
 
@@ -224,29 +225,6 @@ def test_desired_periods() -> None:
     assert desired_periods(_query(years=(2018,), intent="achieved", intent_explicit=True), hits) == {"a": "review"}
     assert desired_periods(_query(intent="target"), hits) == {"a": "plan"}
     assert desired_periods(_query(), hits) == {}
-
-
-@pytest.mark.parametrize(
-    ("reason", "zh"),
-    [
-        ("no indexed report of 海珠区 covers 2019", "海珠区2019年的报告不在已索引的文档中"),
-        ("no indexed report of 沙河口区 gives results of 2016", "已索引的报告中没有沙河口区2016年的实际完成情况"),
-        ("no indexed report of 海珠区 gives targets for 2017", "已索引的报告中没有海珠区2017年的目标"),
-        ("no indexed report covers 北京市", "北京市的报告不在已索引的文档中"),
-        ("no passages", "没有可检索的段落"),
-        ("something new", "something new"),
-    ],
-)
-def test_refusal_reasons_in_chinese(reason: str, zh: str) -> None:
-    answer = refusal(_query(text="问题"), reason)
-    assert answer.refused and answer.citations == ()
-    assert answer.answer == f"已索引的报告中没有找到这个问题的答案({zh})。"
-
-
-def test_refusal_in_english() -> None:
-    answer = refusal(ParsedQuery(text="q", language="en"), "no passages")
-    assert answer.answer == "The indexed reports do not contain the answer to this question (no passages)."
-    assert answer.language == "en"
 
 
 def test_figure_value() -> None:

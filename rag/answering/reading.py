@@ -19,12 +19,13 @@ from pathlib import Path
 from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
 from rag.answering.spans import short_answer_text, snap_span
-from rag.evidence import Evidence
+from rag.citations import cited_answer
+from rag.evidence import Evidence, desired_periods
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
-from rag.generators.extractive import cited_answer, desired_periods, refusal
 from rag.query import detect_language
 from rag.reader.base import Reader, ReaderPrecision, SpanProposal
+from rag.refusal import refusal
 from rag.text.sentences import split_sentences
 from rag.types import Answer, Hit, ParsedQuery
 

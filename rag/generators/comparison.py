@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from rag.citations import make_citation
 from rag.evidence import Evidence
 from rag.extraction import extract_figure
 from rag.knowledge.regions import english_region_name
@@ -21,8 +22,6 @@ def answer_comparison(
     describe: Callable[[str, ParsedQuery], str | None] | None = None,
 ) -> Answer | None:
     """Which report states the higher (or lower) figure; None when two comparable figures aren't found."""
-    from rag.generators.extractive import make_citation
-
     best: dict[str, tuple[Evidence, str, float]] = {}
     for ev in ranked:
         doc = ev.hit.chunk.doc_id

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from rag.answering.spans import short_answer_text
-from rag.evidence import Evidence, content_terms, rank_evidence
+from rag.citations import cited_answer
+from rag.evidence import Evidence, content_terms, desired_periods, rank_evidence
 from rag.extraction import (
     Span,
     extract_clause,
@@ -20,57 +21,11 @@ from rag.extraction import (
     extract_figure,
     extract_yes_no,
 )
-from rag.knowledge.regions import english_region_name
+from rag.generators.comparison import answer_comparison
 from rag.lexical import Tokenizer
-from rag.retrieval import year_relevance
+from rag.refusal import FIGURE_NOT_STATED, LOW_CONFIDENCE, METRIC_NOT_NAMED, NO_PASSAGES, refusal
 from rag.text.numbers import find_figures
-from rag.types import Answer, Citation, Hit, ParsedQuery
-
-
-def desired_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
-    """Per document, the part of the report (review/plan) the question's intent and year point at."""
-    out: dict[str, str] = {}
-    by_intent = {"target": "plan", "achieved": "review"}.get(query.intent)
-    for hit in hits:
-        if by_intent and query.intent_explicit:
-            out[hit.chunk.doc_id] = by_intent
-            continue
-        kinds = [k for y in query.years if (k := year_relevance(hit.meta, y))]
-        if kinds:
-            out[hit.chunk.doc_id] = by_intent if by_intent in kinds else kinds[0]
-        elif by_intent:
-            out[hit.chunk.doc_id] = by_intent
-    return out
-
-
-def refusal(query: ParsedQuery, reason: str, hits: Sequence[Hit] = ()) -> Answer:
-    """An honest "not in these reports", saying what was searched."""
-    if query.language == "zh":
-        short = "已索引的报告中没有找到答案"
-        text = f"已索引的报告中没有找到这个问题的答案({_zh_reason(reason)})。"
-    else:
-        short = "Not found in the indexed reports"
-        text = f"The indexed reports do not contain the answer to this question ({reason})."
-    return Answer(query.text, short, text, True, query.language, hits=tuple(hits))
-
-
-def _zh_reason(reason: str) -> str:
-    m = re.match(r"no indexed report of (.+) covers (.+)", reason)
-    if m:
-        return f"{m.group(1)}{m.group(2)}年的报告不在已索引的文档中"
-    m = re.match(r"no indexed report of (.+) gives (targets for|results of) (.+)", reason)
-    if m:
-        kind = "目标" if m.group(2) == "targets for" else "实际完成情况"
-        return f"已索引的报告中没有{m.group(1)}{m.group(3)}年的{kind}"
-    m = re.match(r"no indexed report covers (.+)", reason)
-    if m:
-        return f"{m.group(1)}的报告不在已索引的文档中"
-    return {
-        "no passage names what was asked": "没有任何段落提到所问的指标",
-        "the figure is not stated": "相关句子没有给出具体数字",
-        "low confidence": "找到的段落与问题不够吻合",
-        "no passages": "没有可检索的段落",
-    }.get(reason, reason)
+from rag.types import Answer, Hit, ParsedQuery
 
 
 class ExtractiveGenerator:
@@ -98,19 +53,17 @@ class ExtractiveGenerator:
     def generate(self, query: ParsedQuery, hits: Sequence[Hit]) -> Answer:
         """Answer from the hits, or refuse."""
         if not hits:
-            return refusal(query, "no passages", hits)
+            return refusal(query, NO_PASSAGES, hits)
         groups = content_terms(query, self.tokenizer, self.region_words())
         terms = [t for g in groups for t in g]
         periods = desired_periods(query, hits)
         ranked = rank_evidence(query, hits, groups, self.term_weight, periods, self.max_hits)
         if query.qtype == "comparison":
-            from rag.generators.comparison import answer_comparison
-
             compared = answer_comparison(query, ranked, terms, hits, self.describe)
             if compared is not None:
                 return compared
         if query.metrics and not any(e.has_metric for e in ranked):
-            return refusal(query, "no passage names what was asked", hits)
+            return refusal(query, METRIC_NOT_NAMED, hits)
         for evidence in ranked[:8]:
             if evidence.coverage < self.min_coverage or not evidence.period_ok:
                 continue
@@ -128,7 +81,7 @@ class ExtractiveGenerator:
                 span = Span(evidence.text, 0, len(evidence.text))
                 short = evidence.text
             return self._answer(query, evidence, span, short, hits)
-        reason = "the figure is not stated" if ranked and ranked[0].coverage >= self.min_coverage else "low confidence"
+        reason = FIGURE_NOT_STATED if ranked and ranked[0].coverage >= self.min_coverage else LOW_CONFIDENCE
         return refusal(query, reason, hits)
 
     def stream(self, query: ParsedQuery, hits: Sequence[Hit]) -> Iterator[str | Answer]:
@@ -173,36 +126,6 @@ class ExtractiveGenerator:
 
     def _answer(self, query: ParsedQuery, ev: Evidence, span: Span, short: str, hits: Sequence[Hit]) -> Answer:
         return cited_answer(query, ev, short, hits)
-
-
-def cited_answer(query: ParsedQuery, ev: Evidence, short: str, hits: Sequence[Hit], backend: str = "extractive") -> Answer:
-    """The answer text around a short answer, quoting and citing its evidence sentence as [1]."""
-    citation = make_citation(1, ev)
-    title = ev.hit.meta.title or ev.hit.chunk.doc_id
-    if query.language == "zh":
-        text = f"{short}。根据《{title}》:“{ev.text}”[1]"
-    else:
-        place = english_region_name(ev.hit.meta.region)
-        year = f" {ev.hit.meta.year}" if ev.hit.meta.year else ""
-        text = f"{short} [1]. Source: {place}{year} government work report ({title}): “{ev.text}”"
-    return Answer(query.text, short[:80], text, False, query.language, (citation,), hits=tuple(hits), backend=backend)
-
-
-def make_citation(n: int, ev: Evidence) -> Citation:
-    """A citation quoting the evidence sentence with its exact offsets."""
-    meta = ev.hit.meta
-    return Citation(
-        n=n,
-        doc_id=ev.hit.chunk.doc_id,
-        title=meta.title,
-        region=meta.region,
-        year=meta.year,
-        section=ev.hit.chunk.section,
-        quote=ev.text,
-        start=ev.start,
-        end=ev.end,
-        score=round(ev.score, 4),
-    )
 
 
 def figure_value(text: str) -> float | None:

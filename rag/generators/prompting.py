@@ -17,6 +17,7 @@ from rag.generators.verification import (
     strip_citations,
     verify_answer,
 )
+from rag.refusal import model_refusal
 from rag.text.sentences import first_sentence
 from rag.types import Answer, Hit, ParsedQuery
 
@@ -183,28 +184,7 @@ class AnswerStreamFilter:
 
 # ------------------------------------------------------------------------------- LLM output → Answer
 
-_REFUSALS = {
-    "zh": "报告中没有找到相关信息。",
-    "en": "The indexed reports do not contain this information.",
-}
 _MAX_SHORT = 80
-
-
-def refusal_answer(
-    query: ParsedQuery, hits: Sequence[Hit], *, backend: str, timings_ms: dict[str, float]
-) -> Answer:
-    """The model said the passages do not contain the answer."""
-    text = _REFUSALS[query.language]
-    return Answer(
-        question=query.text,
-        short_answer=text,
-        answer=text,
-        refused=True,
-        language=query.language,
-        hits=tuple(hits),
-        backend=backend,
-        timings_ms=timings_ms,
-    )
 
 
 def fallback_answer(fallback: Generator, query: ParsedQuery, hits: Sequence[Hit], reason: str) -> Answer:
@@ -233,7 +213,7 @@ def answer_from_output(
     timings = dict(timings_ms or {})
     parsed = parse_output(raw)
     if parsed.refused:
-        return refusal_answer(query, hits, backend=backend, timings_ms=timings)
+        return model_refusal(query, hits, backend=backend, timings_ms=timings)
     if not parsed.parsed:
         return fallback_answer(fallback, query, hits, "unparseable LLM answer (no SHORT:/ANSWER: lines)")
     answer = clean_citations(parsed.answer, len(hits))

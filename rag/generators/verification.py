@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from rag.citations import citation
 from rag.text.numbers import NumberMention, extract_numbers
 from rag.text.sentences import SENTENCE_ENDS, pieces
 from rag.types import Citation, Hit, ParsedQuery
@@ -188,20 +189,7 @@ def build_citations(
         hit = hits[n - 1]
         claim = _claim_for(n, answer) + " " + short_answer
         s, e = best_quote(hit.chunk.text, claim)
-        out.append(
-            Citation(
-                n=n,
-                doc_id=hit.chunk.doc_id,
-                title=hit.meta.title,
-                region=hit.meta.region,
-                year=hit.meta.year,
-                section=hit.chunk.section,
-                quote=hit.chunk.text[s:e],
-                start=hit.chunk.start + s,
-                end=hit.chunk.start + e,
-                score=float(hit.score),
-            )
-        )
+        out.append(citation(n, hit, hit.chunk.text[s:e], hit.chunk.start + s, hit.chunk.start + e, float(hit.score)))
     return tuple(out)
 
 

@@ -1,0 +1,136 @@
+"""Refusals: why the indexed reports cannot answer, as a typed value, worded in Chinese or English in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rag.types import Answer, Hit, Language, ParsedQuery
+
+RefusalKind = Literal[
+    "no_passages",
+    "metric_not_named",
+    "figure_not_stated",
+    "low_confidence",
+    "places_not_indexed",
+    "years_not_indexed",
+    "period_not_indexed",
+    "other",
+]
+Period = Literal["plan", "review"]
+
+
+@dataclass(frozen=True)
+class RefusalReason:
+    """Why no answer is given, with what it is about (the places, years and report part asked for)."""
+
+    kind: RefusalKind
+    places: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    period: Period | None = None
+    """period_not_indexed: the part of the reports asked for (plan: targets, review: results)."""
+    detail: str = ""
+    """other: a reason worded by its producer, shown as written in either language."""
+
+    def __str__(self) -> str:
+        return render_reason(self, "en")
+
+
+NO_PASSAGES = RefusalReason("no_passages")
+METRIC_NOT_NAMED = RefusalReason("metric_not_named")
+FIGURE_NOT_STATED = RefusalReason("figure_not_stated")
+LOW_CONFIDENCE = RefusalReason("low_confidence")
+
+_FIXED: dict[RefusalKind, dict[Language, str]] = {
+    "no_passages": {"en": "no passages", "zh": "没有可检索的段落"},
+    "metric_not_named": {"en": "no passage names what was asked", "zh": "没有任何段落提到所问的指标"},
+    "figure_not_stated": {"en": "the figure is not stated", "zh": "相关句子没有给出具体数字"},
+    "low_confidence": {"en": "low confidence", "zh": "找到的段落与问题不够吻合"},
+}
+
+
+def render_reason(reason: RefusalReason, language: Language) -> str:
+    """The reason as a clause of the refusal sentence: "no indexed report of 海珠区 covers 2019" / "海珠区2019年的报告…"."""
+    if reason.kind in _FIXED:
+        return _FIXED[reason.kind][language]
+    if reason.kind == "other":
+        return reason.detail
+    places = "、".join(reason.places)
+    years = "、".join(str(y) for y in reason.years)
+    if reason.kind == "places_not_indexed":
+        return f"no indexed report covers {places}" if language == "en" else f"{places}的报告不在已索引的文档中"
+    if reason.kind == "years_not_indexed":
+        return f"no indexed report of {places} covers {years}" if language == "en" else f"{places}{years}年的报告不在已索引的文档中"
+    if language == "en":
+        what = "targets for" if reason.period == "plan" else "results of"
+        return f"no indexed report of {places} gives {what} {years}"
+    what = "目标" if reason.period == "plan" else "实际完成情况"
+    return f"已索引的报告中没有{places}{years}年的{what}"
+
+
+_SHORT: dict[Language, str] = {"zh": "已索引的报告中没有找到答案", "en": "Not found in the indexed reports"}
+_ANSWER: dict[Language, str] = {
+    "zh": "已索引的报告中没有找到这个问题的答案({reason})。",
+    "en": "The indexed reports do not contain the answer to this question ({reason}).",
+}
+_MODEL_REFUSAL: dict[Language, str] = {
+    "zh": "报告中没有找到相关信息。",
+    "en": "The indexed reports do not contain this information.",
+}
+
+
+def refusal(query: ParsedQuery, reason: RefusalReason | str, hits: Sequence[Hit] = ()) -> Answer:
+    """An honest "not in these reports", saying what was searched."""
+    if isinstance(reason, str):
+        reason = parse_reason(reason)
+    text = _ANSWER[query.language].format(reason=render_reason(reason, query.language))
+    return Answer(query.text, _SHORT[query.language], text, True, query.language, hits=tuple(hits))
+
+
+def model_refusal(
+    query: ParsedQuery, hits: Sequence[Hit], *, backend: str, timings_ms: dict[str, float]
+) -> Answer:
+    """A language model said the passages do not contain the answer (it gives no reason)."""
+    text = _MODEL_REFUSAL[query.language]
+    return Answer(
+        question=query.text,
+        short_answer=text,
+        answer=text,
+        refused=True,
+        language=query.language,
+        hits=tuple(hits),
+        backend=backend,
+        timings_ms=timings_ms,
+    )
+
+
+_ROUTING_REASONS: tuple[tuple[re.Pattern[str], RefusalKind], ...] = (
+    (re.compile(r"no indexed report of (?P<places>.+) covers (?P<years>.+)"), "years_not_indexed"),
+    (re.compile(r"no indexed report of (?P<places>.+) gives (?P<what>targets for|results of) (?P<years>.+)"), "period_not_indexed"),
+    (re.compile(r"no indexed report covers (?P<places>.+)"), "places_not_indexed"),
+)
+
+
+def parse_reason(text: str) -> RefusalReason:
+    """The RefusalReason of an English reason sentence, for producers that still report strings.
+
+    Routing (`rag.retrieval.route`) words its reasons in English; until it returns RefusalReason values
+    this is the one place they are read back. A sentence of no known form is kept as an "other" reason.
+    """
+    for value in (NO_PASSAGES, METRIC_NOT_NAMED, FIGURE_NOT_STATED, LOW_CONFIDENCE):
+        if text == render_reason(value, "en"):
+            return value
+    for pattern, kind in _ROUTING_REASONS:
+        m = pattern.fullmatch(text)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        places = tuple(groups["places"].split("、"))
+        years = tuple(int(y) for y in groups["years"].split("、")) if groups.get("years") else ()
+        period: Period | None = None
+        if groups.get("what"):
+            period = "plan" if groups["what"] == "targets for" else "review"
+        return RefusalReason(kind, places, years, period)
+    return RefusalReason("other", detail=text)
