@@ -1,7 +1,13 @@
-"""Throughput and latency of POST /v1/ask under concurrent clients; prints one JSON object.
+"""HTTP serving: cold start of `rag serve` on an existing index, then /v1/ask and /v1/search under 1, 8, 32 clients.
 
-python bench/bench_api.py --url http://127.0.0.1:8000 --requests 64 --concurrency 8
-python bench/bench_api.py --spawn --requests 64        # starts `python -m api.server` (RAG_* env) itself
+    # spawn `rag serve --index DIR` (as many cold starts as --cold-runs), then the concurrency sweep
+    .venv/bin/python bench/bench_api.py --index out/bench/gwr-index-onnx-int8 --backend onnx-int8
+    # against a server that is already running (no cold start)
+    .venv/bin/python bench/bench_api.py --url http://127.0.0.1:8000
+
+Loopback only; every run is bounded (--requests per endpoint and level). The rate limit is switched off in the
+spawned server (RAG_RATE_LIMIT_PER_MINUTE=0). Cold start = process start to the first 200 from /readyz (the
+index and the models loaded), with the OS page cache warm after the first run. Writes bench/results/api-<backend>.*.
 """
 
 from __future__ import annotations
@@ -23,90 +29,49 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import ROOT, machine, markdown_table, median, summary, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-
+# Questions a 103-report index can answer (national and provincial reports), Chinese and English.
 QUESTIONS = [
-    "海珠区2018年地区生产总值增长目标是多少?",
-    "What was Haizhu's 2018 GDP growth target?",
-    "沙河口区“十三五”时期地区生产总值年均增长目标是多少?",
-    "What registered unemployment rate did Shahekou aim for in 2016?",
-    "海珠区2017年地区生产总值增长了多少?",
-    "武昌区2012年政府工作报告提出了哪些重点工作?",
-    "How much did Haizhu's general public budget revenue grow in 2017?",
-    "海珠区2018年火星探测预算是多少?",
+    "江西25年gdp增速目标?",
+    "ningxia 2025 gdp target",
+    "2025年国务院政府工作报告提出的国内生产总值增长目标是多少?",
+    "What urban job creation target did the 2024 State Council report set?",
+    "2023年居民消费价格涨幅目标是多少?",
+    "What was the 2018 GDP growth target in the government work report?",
+    "广东省2025年地区生产总值增长目标",
+    "How much should the deficit-to-GDP ratio be in 2025?",
+    "四川省2025年城镇调查失业率控制在多少?",
+    "2021年政府工作报告提出的粮食产量目标是多少?",
+    "Zhejiang 2025 growth target",
+    "2020年政府工作报告为什么没有设定经济增长具体目标?",
 ]
+LEVELS = (1, 8, 32)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
-    s = sorted(values)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/max, rounded, in the values' unit."""
-    if not values:
-        return {}
-    return {
-        "p50": round(percentile(values, 50), 1),
-        "p95": round(percentile(values, 95), 1),
-        "p99": round(percentile(values, 99), 1),
-        "mean": round(sum(values) / len(values), 1),
-        "max": round(max(values), 1),
-    }
-
-
-def one_request(
-    client: httpx.Client, url: str, question: str, stream: bool
-) -> tuple[int, float, float | None, float | None]:
-    """(status, latency ms, time to first token ms, server-side total ms)."""
+def one_request(client: httpx.Client, url: str, endpoint: str, question: str) -> tuple[int, float]:
+    """(status, latency ms) of one POST to /v1/ask or /v1/search."""
+    payload: dict[str, Any] = {"question": question} if endpoint == "/v1/ask" else {"query": question, "k": 8}
     t0 = time.perf_counter()
-    first: float | None = None
-    server_ms: float | None = None
-    payload = {"question": question, "stream": stream}
-    if not stream:
-        resp = client.post(url + "/v1/ask", json=payload)
-        latency = (time.perf_counter() - t0) * 1000
-        if resp.status_code == 200:
-            server_ms = resp.json().get("timings_ms", {}).get("total")
-        return resp.status_code, latency, None, server_ms
-    with client.stream("POST", url + "/v1/ask", json=payload) as resp:
-        event = ""
-        for line in resp.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-                if first is None and event in ("token", "answer"):
-                    first = (time.perf_counter() - t0) * 1000
-            elif line.startswith("data: ") and event == "answer":
-                server_ms = json.loads(line[6:]).get("timings_ms", {}).get("total")
-        status = resp.status_code
-    return status, (time.perf_counter() - t0) * 1000, first, server_ms
+    resp = client.post(url + endpoint, json=payload)
+    return resp.status_code, (time.perf_counter() - t0) * 1000
 
 
-def run(
-    url: str, n_requests: int, concurrency: int, stream: bool, timeout: float, warmup: int
-) -> dict[str, Any]:
-    """Send `n_requests` questions from `concurrency` threads and summarise."""
+def run_level(url: str, endpoint: str, n_requests: int, concurrency: int, timeout: float) -> dict[str, Any]:
+    """`n_requests` questions from `concurrency` client threads (one keep-alive connection each)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = (
-        {"Authorization": f"Bearer {os.environ['RAG_BENCH_KEY']}"} if os.environ.get("RAG_BENCH_KEY") else {}
-    )
+    key = os.environ.get("RAG_BENCH_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    lock = threading.Lock()
+    results: list[tuple[int, float]] = []
+    errors: Counter[str] = Counter()
     with httpx.Client(timeout=timeout, limits=limits, headers=headers) as client:
-        for i in range(warmup):
-            one_request(client, url, QUESTIONS[i % len(QUESTIONS)], False)
-        lock = threading.Lock()
-        results: list[tuple[int, float, float | None, float | None]] = []
-        errors: Counter[str] = Counter()
+        for q in QUESTIONS[:2]:  # warm the connection and the code path
+            one_request(client, url, endpoint, q)
 
         def work(i: int) -> None:
             try:
-                r = one_request(client, url, QUESTIONS[i % len(QUESTIONS)], stream)
+                r = one_request(client, url, endpoint, QUESTIONS[i % len(QUESTIONS)])
             except httpx.HTTPError as exc:
                 with lock:
                     errors[type(exc).__name__] += 1
@@ -118,22 +83,17 @@ def run(
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(work, range(n_requests)))
         wall = time.perf_counter() - t0
-
-    statuses = Counter(str(s) for s, *_ in results)
-    ok = [r for r in results if r[0] == 200]
+    ok = [ms for status, ms in results if status == 200]
     return {
-        "url": url,
-        "endpoint": "/v1/ask" + (" (stream)" if stream else ""),
-        "requests": n_requests,
+        "endpoint": endpoint,
         "concurrency": concurrency,
+        "requests": n_requests,
         "ok": len(ok),
-        "status_counts": dict(statuses),
+        "status_counts": dict(Counter(str(s) for s, _ in results)),
         "transport_errors": dict(errors),
         "wall_s": round(wall, 2),
         "throughput_rps": round(len(ok) / wall, 2) if wall else 0.0,
-        "latency_ms": summary([r[1] for r in ok]),
-        "first_event_ms": summary([r[2] for r in ok if r[2] is not None]),
-        "server_total_ms": summary([r[3] for r in ok if r[3] is not None]),
+        "latency_ms": summary(ok),
     }
 
 
@@ -143,68 +103,130 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def spawned_server(ready_timeout: float) -> Iterator[str]:
-    """`python -m api.server` on a free loopback port (configured by RAG_* variables), stopped afterwards."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "RAG_RATE_LIMIT_PER_MINUTE": os.environ.get("RAG_RATE_LIMIT_PER_MINUTE", "0"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.server", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env
+def serve_command(index: Path, port: int, backend: str | None) -> list[str]:
+    """`rag serve --index DIR --port P`, through the benchmark's backend shim when a backend is given."""
+    call = f"from cli.main import main; sys.exit(main(['serve', '--index', {str(index)!r}, '--host', '127.0.0.1', '--port', '{port}']))"
+    shim = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import harness; "
+        + (f"harness.select_backend({backend!r}); " if backend else "")
+        + call
     )
+    return [sys.executable, "-c", shim]
+
+
+@contextmanager
+def spawned_server(index: Path, backend: str | None, ready_timeout: float) -> Iterator[tuple[str, dict[str, float]]]:
+    """A `rag serve` child on a free loopback port; yields its URL and start-up timings, stops it afterwards."""
+    port = _free_port()
+    env = {**os.environ, "RAG_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(serve_command(index, port, backend), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    timings: dict[str, float] = {}
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"server exited with {proc.returncode}")
             try:
+                if "healthz_s" not in timings and httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    timings["healthz_s"] = round(time.perf_counter() - t0, 2)
                 if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    timings["ready_s"] = round(time.perf_counter() - t0, 2)
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit(f"server not ready after {ready_timeout:.0f}s")
-            time.sleep(0.2)
-        yield url
+            time.sleep(0.05)
+        with httpx.Client(timeout=120) as client:
+            for endpoint in ("/v1/search", "/v1/ask"):
+                _, ms = one_request(client, url, endpoint, QUESTIONS[2])
+                timings[f"first_{endpoint.rsplit('/', 1)[1]}_ms"] = round(ms, 1)
+        yield url, timings
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+
+
+def sweep(url: str, levels: list[int], n_requests: int, timeout: float) -> list[dict[str, Any]]:
+    """Every endpoint at every concurrency level."""
+    rows = []
+    for endpoint in ("/v1/search", "/v1/ask"):
+        for level in levels:
+            row = run_level(url, endpoint, max(n_requests, level), level, timeout)
+            print(json.dumps(row), file=sys.stderr)
+            rows.append(row)
+    return rows
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """Cold-start and throughput tables."""
+    parts = []
+    if data.get("cold_starts"):
+        cold = data["cold_starts"]
+        parts += [
+            f"## Cold start of `rag serve` ({data['index']}, {data.get('documents')} documents, backend "
+            f"{data['backend'] or 'default'}; median of {len(cold)})\n",
+            markdown_table(
+                ["process up (/healthz) s", "ready (/readyz) s", "target ≤ 10 s", "first search ms", "first ask ms"],
+                [[data["cold_start"]["healthz_s"], data["cold_start"]["ready_s"],
+                  "met" if data["cold_start"]["ready_s"] <= 10 else "not met",
+                  data["cold_start"]["first_search_ms"], data["cold_start"]["first_ask_ms"]]],
+            ),
+            "\nruns: " + ", ".join(f"{c['ready_s']} s" for c in cold) + "\n",
+        ]
+    rows = [
+        [r["endpoint"], r["concurrency"], r["ok"], r["requests"], r["throughput_rps"], r["latency_ms"].get("p50"),
+         r["latency_ms"].get("p95"), r["latency_ms"].get("max")]
+        for r in data["levels"]
+    ]  # fmt: skip
+    parts += [
+        "## Throughput on loopback\n",
+        markdown_table(["endpoint", "clients", "ok", "requests", "req/s", "p50 ms", "p95 ms", "max ms"], rows),
+    ]
+    return "\n".join(parts) + "\n"
 
 
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument(
-        "--spawn", action="store_true", help="start a server (python -m api.server) for the run"
-    )
-    parser.add_argument("--requests", type=int, default=64, help="total requests (bounded run)")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument(
-        "--stream", action="store_true", help="use SSE streaming (also reports time to first event)"
-    )
-    parser.add_argument("--warmup", type=int, default=2)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, help="spawn `rag serve` on this existing index")
+    parser.add_argument("--backend", choices=["torch", "onnx-int8"], help="embedding backend of the spawned server")
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="an already running server (without --index)")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold starts to time (the last one serves the sweep)")
+    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=list(LEVELS))
+    parser.add_argument("--requests", type=int, default=64, help="requests per endpoint and level (at least the level)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, seconds")
     parser.add_argument("--ready-timeout", type=float, default=600.0)
+    parser.add_argument("--results-name", help="default api-<backend>")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default bench/results")
     args = parser.parse_args()
 
-    if args.spawn:
-        with spawned_server(args.ready_timeout) as url:
-            result = run(url, args.requests, args.concurrency, args.stream, args.timeout, args.warmup)
+    data: dict[str, Any] = {"index": str(args.index) if args.index else None, "backend": args.backend, "machine": machine()}
+    if args.index:
+        if not args.index.is_dir():
+            raise SystemExit(f"no index at {args.index}: build one first (bench_ingest.py … --index {args.index})")
+        cold: list[dict[str, float]] = []
+        for run in range(args.cold_runs):
+            with spawned_server(args.index, args.backend, args.ready_timeout) as (url, timings):
+                cold.append(timings)
+                print(json.dumps({"cold_start": timings}), file=sys.stderr)
+                if run == args.cold_runs - 1:
+                    data["documents"] = httpx.get(url + "/readyz", timeout=10).json().get("documents")
+                    data["levels"] = sweep(url, args.levels, args.requests, args.timeout)
+        data["cold_starts"] = cold
+        data["cold_start"] = {k: median([c[k] for c in cold]) for k in cold[0]}
     else:
-        result = run(
-            args.url.rstrip("/"), args.requests, args.concurrency, args.stream, args.timeout, args.warmup
-        )
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+        data["url"] = args.url
+        data["levels"] = sweep(args.url.rstrip("/"), args.levels, args.requests, args.timeout)
+    text = markdown(data)
+    write_results(args.results_name or f"api-{args.backend or 'default'}", data, text, args.results_dir)
+    print(text)
 
 
 if __name__ == "__main__":
