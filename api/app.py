@@ -14,6 +14,7 @@ from api import routes_ask, routes_chat, routes_documents, routes_health, routes
 from api.deps import PipelineLike
 from api.jobs import JobRunner
 from api.middleware import EdgeMiddleware
+from api.openapi import openapi_for
 from api.problems import install_problem_handlers
 from api.security import TokenBucketLimiter
 from rag.errors import RagError
@@ -95,8 +96,14 @@ def create_app(
     app.state.jobs = JobRunner()
 
     install_problem_handlers(app)
-    for module in (routes_ask, routes_search, routes_documents, routes_chat, routes_health, routes_static):
-        app.include_router(module.router)
+    routers = [
+        m.router
+        for m in (routes_ask, routes_search, routes_documents, routes_chat, routes_health, routes_static)
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.routes = [r for router in routers for r in router.routes]
+    app.openapi = openapi_for(app, app.state.routes, settings)  # type: ignore[method-assign]
 
     # Added last = outermost: even 413/429/500 responses carry CORS headers.
     app.add_middleware(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -103,23 +105,28 @@ def require_json(request: Request) -> None:
 
 JsonBody = Depends(require_json)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+_CONTROL_RANGES = ((0x00, 0x08), (0x0E, 0x1F), (0x7F, 0x84), (0x86, 0x9F))
 """C0/C1 control characters other than tab, newlines and form feed (terminal escapes, NUL…)."""
+_CONTROL = re.compile("[" + "".join(f"\\x{a:02x}-\\x{b:02x}" for a, b in _CONTROL_RANGES) + "]")
+
+
+def _is_blank(ch: str) -> bool:
+    """Whitespace or an invisible format character (zero-width space, BOM…): a question of only these is empty."""
+    return ch.isspace() or unicodedata.category(ch) == "Cf"
 
 
 def check_question(text: str, settings: Settings, *, field: str = "question") -> str:
-    """The stripped question, or a 422 problem saying what is wrong with it."""
-    stripped = text.strip()
-    if not "".join(ch for ch in stripped if unicodedata.category(ch) != "Cf").strip():
+    """The stripped question, or a 422 problem saying what is wrong with it (the rules `question_schema` documents)."""
+    if all(_is_blank(ch) for ch in text):
         raise ProblemError(422, f"`{field}` is empty — send a non-empty question.", slug="empty-question")
-    if len(stripped) > settings.max_question_chars:
+    if len(text) > settings.max_question_chars:
         raise ProblemError(
             422,
-            f"`{field}` is {len(stripped):,} characters long; the limit is {settings.max_question_chars:,}. "
+            f"`{field}` is {len(text):,} characters long; the limit is {settings.max_question_chars:,}. "
             "Shorten it.",
             slug="question-too-long",
         )
-    control = _CONTROL.search(stripped)
+    control = _CONTROL.search(text)
     if control:
         raise ProblemError(
             422,
@@ -127,4 +134,35 @@ def check_question(text: str, settings: Settings, *, field: str = "question") ->
             "send plain text.",
             slug="invalid-question",
         )
-    return stripped
+    return text.strip()
+
+
+def _char_class(codes: Iterable[int]) -> str:
+    """A regex character class body for these code points, as ranges (valid in Python and ECMA-262 regexes)."""
+
+    def char(code: int) -> str:
+        return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)  # astral: the character itself
+
+    ordered = sorted(set(codes))
+    out: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        out.append(char(ordered[i]) if i == j else f"{char(ordered[i])}-{char(ordered[j])}")
+        i = j + 1
+    return "".join(out)
+
+
+@functools.cache
+def _question_pattern() -> str:
+    control = [c for a, b in _CONTROL_RANGES for c in range(a, b + 1)]
+    blank = [c for c in range(sys.maxunicode + 1) if _is_blank(chr(c))]
+    allowed = f"[^{_char_class(control)}]*"
+    return f"^{allowed}[^{_char_class(control + blank)}]{allowed}$"
+
+
+def question_schema(max_chars: int) -> dict[str, Any]:
+    """JSON Schema keywords for what `check_question` accepts: some visible text, no control characters."""
+    return {"minLength": 1, "maxLength": max_chars, "pattern": _question_pattern()}

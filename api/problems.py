@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from api.schemas import Problem
 from rag.errors import (
@@ -142,6 +144,19 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, list[dict
     return 422, f"Invalid request — {summary}", errors
 
 
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
+    """The methods of the resource at this path (for the `Allow` header of a 405).
+
+    The resource is the path template of the first route that matches, as routing resolves it, so
+    /v1/documents/jobs/1 is a job (GET), not a document named "jobs/1".
+    """
+    matching = [r for r in routes if isinstance(r, APIRoute | Route) and r.path_regex.match(path)]
+    if not matching:
+        return []
+    template = matching[0].path_format
+    return sorted({m for r in matching if r.path_format == template for m in r.methods or ()})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error (ours, the library's, FastAPI's) through problem+json."""
 
@@ -156,12 +171,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             log.warning("%s: %s", type(exc).__name__, exc)
         return problem_response(status, str(exc), slug=slug)
 
-    async def on_http_error(_request: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 400 and detail == _FASTAPI_BODY_ERROR:
             return problem_response(400, BODY_ERROR_DETAIL, slug="invalid-request")
-        return problem_response(exc.status_code, detail, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route whose path matched; list every method of the resource.
+            methods = allowed_methods(getattr(request.app.state, "routes", ()), request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+        return problem_response(exc.status_code, detail, headers=headers)
 
     async def on_validation_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

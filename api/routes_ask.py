@@ -24,7 +24,7 @@ router = APIRouter(tags=["ask"])
     response_model=AnswerOut,
     dependencies=[JsonBody],
     responses={
-        **problem_responses(400, 401, 413, 415, 422, 429, 502, 503),
+        **problem_responses(400, 401, 403, 413, 415, 422, 429, 502, 503),
         200: {
             "description": "The Answer JSON, or with `stream: true` an event stream: `event: token` "
             '(`{"text": "..."}`) chunks, then `event: answer` (the Answer JSON) or `event: error` (a problem).',

@@ -42,7 +42,7 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[HistoryTurn]]
     "/v1/chat/completions",
     dependencies=[JsonBody],
     responses={
-        **problem_responses(400, 401, 413, 415, 422, 429, 502, 503),
+        **problem_responses(400, 401, 403, 413, 415, 422, 429, 502, 503),
         200: {
             "description": "An OpenAI `chat.completion` (plus `citations` and the full `answer`), or with "
             "`stream: true` `chat.completion.chunk` events ending in `data: [DONE]`.",
@@ -89,7 +89,7 @@ def chat_completions(
     }
 
 
-@router.get("/v1/models", response_model=ModelListOut, responses=problem_responses(401, 429))
+@router.get("/v1/models", response_model=ModelListOut, responses=problem_responses(401, 403, 429))
 def list_models(_access: ReadAccess) -> Any:
     """The one model this server offers (any `model` value is accepted by chat completions)."""
     return {

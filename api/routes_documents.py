@@ -78,7 +78,7 @@ def _save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
     return size
 
 
-@router.get("/v1/documents", response_model=DocumentListOut, responses=problem_responses(401, 429, 503))
+@router.get("/v1/documents", response_model=DocumentListOut, responses=problem_responses(401, 403, 429, 503))
 def list_documents(pipeline: PipelineDep, _access: ReadAccess) -> Any:
     """The indexed documents with their metadata."""
     docs = [document_info_to_dict(info) for info in pipeline.documents()]
@@ -89,7 +89,7 @@ def list_documents(pipeline: PipelineDep, _access: ReadAccess) -> Any:
     "/v1/documents",
     status_code=202,
     response_model=JobOut,
-    responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -177,7 +177,9 @@ async def upload_document(
     return body
 
 
-@router.get("/v1/documents/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 404, 429))
+@router.get(
+    "/v1/documents/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404, 429)
+)
 def get_job(job_id: str, request: Request, _access: WriteAccess) -> Any:
     """An upload's indexing status: queued, running, done or failed (with `reason`)."""
     runner: JobRunner = request.app.state.jobs
@@ -188,7 +190,7 @@ def get_job(job_id: str, request: Request, _access: WriteAccess) -> Any:
 
 
 @router.get(
-    "/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=problem_responses(401, 404, 429)
+    "/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=problem_responses(401, 403, 404, 429)
 )
 def get_document(doc_id: str, pipeline: PipelineDep, _access: ReadAccess) -> Any:
     """A document's metadata and cleaned text; citation `start`/`end` offsets index into `text`."""
@@ -207,7 +209,7 @@ def get_document(doc_id: str, pipeline: PipelineDep, _access: ReadAccess) -> Any
 
 
 @router.delete(
-    "/v1/documents/{doc_id:path}", status_code=204, responses=problem_responses(401, 404, 429, 503)
+    "/v1/documents/{doc_id:path}", status_code=204, responses=problem_responses(401, 403, 404, 429, 503)
 )
 def delete_document(doc_id: str, request: Request, pipeline: PipelineDep, _access: WriteAccess) -> Response:
     """Remove a document from the index."""

@@ -19,7 +19,7 @@ router = APIRouter(tags=["search"])
     "/v1/search",
     response_model=SearchOut,
     dependencies=[JsonBody],
-    responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
 )
 def search(body: SearchRequest, pipeline: PipelineDep, settings: SettingsDep, _access: ReadAccess) -> Any:
     """The passages most relevant to a query, best first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rag.types import QueryFilters, Turn
 
@@ -32,8 +32,19 @@ def find_surrogate(value: object) -> str | None:
     return None
 
 
+_STRICT = ConfigDict(strict=True)
+"""Request values must have the documented JSON type: `"stream": 0` or `"k": "8"` is a 422, not coerced."""
+
+
+def json_integer(value: Any) -> Any:
+    """8.0 as 8: JSON Schema counts it an integer, which strict mode alone would refuse ("8" and true stay 422s)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class _Body(BaseModel):
     """A request body: every string in it must be valid Unicode."""
+
+    model_config = _STRICT
 
     @model_validator(mode="before")
     @classmethod
@@ -50,12 +61,14 @@ class _Body(BaseModel):
 class Filters(BaseModel):
     """Restrict retrieval to a region, a report year or documents."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     region: str | None = Field(default=None, max_length=100, examples=["海珠区"])
     year: int | None = Field(default=None, ge=1900, le=2200, examples=[2018])
     doc_id: str | None = Field(default=None, max_length=300)
     doc_ids: list[str] | None = Field(default=None, max_length=1000)
+
+    _year = field_validator("year", mode="before")(json_integer)
 
     def to_query_filters(self) -> QueryFilters | None:
         """The pipeline's filters, or None when nothing is constrained."""
@@ -71,6 +84,8 @@ class Filters(BaseModel):
 
 class HistoryTurn(BaseModel):
     """An earlier exchange, so follow-ups like "and in 2017?" can be resolved."""
+
+    model_config = _STRICT
 
     question: str = Field(max_length=10_000)
     answer: str = Field(default="", max_length=20_000)
@@ -99,11 +114,13 @@ class SearchRequest(_Body):
     k: int = Field(default=8, ge=1, le=100)
     filters: Filters | None = None
 
+    _k = field_validator("k", mode="before")(json_integer)
+
 
 class ChatMessage(BaseModel):
     """An OpenAI chat message; content may be a string or a list of `{type: "text", text}` parts."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None

@@ -96,11 +96,9 @@ def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | Non
             )
         return _identity(request, None)
     if not _key_matches(token, keys):
+        # 403, not 401: the client did authenticate, with a key this server does not accept.
         raise ProblemError(
-            401,
-            "The API key is not valid.",
-            slug="invalid-api-key",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            403, "The API key is not valid: send one of this server's keys.", slug="invalid-api-key"
         )
     return _identity(request, token)
 

@@ -292,12 +292,12 @@ def test_keys_required_for_writes_only() -> None:
         resp = c.delete(f"/v1/documents/{HAIZHU_ID}")
         body = assert_problem(resp, 401)
         assert "Bearer" in body["detail"] and resp.headers["www-authenticate"].startswith("Bearer")
-        assert_problem(c.delete(f"/v1/documents/{HAIZHU_ID}", headers={"Authorization": "Bearer nope"}), 401)
+        assert_problem(c.delete(f"/v1/documents/{HAIZHU_ID}", headers={"Authorization": "Bearer nope"}), 403)
         assert (
             c.delete(f"/v1/documents/{HAIZHU_ID}", headers={"Authorization": "Bearer k2"}).status_code == 204
         )
         # A wrong key is rejected on reads too, rather than silently ignored.
-        assert_problem(c.get("/v1/documents", headers={"Authorization": "Bearer nope"}), 401)
+        assert_problem(c.get("/v1/documents", headers={"Authorization": "Bearer nope"}), 403)
         files = {"file": ("a.txt", b"hello", "text/plain")}
         assert_problem(c.post("/v1/documents", files=files), 401)
 
