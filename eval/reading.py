@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=None, help="Reader weights directory (default: shipped).")
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "govreport-rag")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     args = parser.parse_args(argv)
     from rag.reader.base import load_reader
 

@@ -53,14 +53,14 @@ def test_tampered_weights_are_refused_on_load(tmp_path: Path) -> None:
         load_answerer(cache_dir=E5_CACHE, weights_dir=copy)
 
 
-def test_int8_and_fp32_readers_pick_the_same_spans() -> None:
+def test_bf16_and_fp32_readers_pick_the_same_spans() -> None:
     from rag.reader.base import load_reader
 
     questions = ["地区生产总值增长目标是多少?", "一般公共预算收入增长多少?", "城镇登记失业率控制在多少?"]
     passages = [[REPORT, OFF_TOPIC]] * len(questions)
     picked = {}
-    for precision in ("int8", "fp32"):
+    for precision in ("bf16", "fp32"):
         reader = load_reader("trained", cache_dir=E5_CACHE, precision=precision)  # type: ignore[arg-type]
         assert reader is not None
         picked[precision] = [(p[0].passage_index, p[0].start, p[0].end) for p in reader.read(questions, passages, top_n=1)]
-    assert picked["int8"] == picked["fp32"]
+    assert picked["bf16"] == picked["fp32"]

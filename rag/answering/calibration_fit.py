@@ -41,6 +41,7 @@ from rag.answering.calibration import (
 )
 from rag.answering.spans import snap_span
 from rag.reader.base import Reader, SpanProposal, load_reader
+from rag.reader.torch_reader import resolve_precision
 from rag.reader.training import Example, is_calibration, load_examples
 from rag.reader.weights import update_card
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-dir", type=Path, default=Path("../shared/evaldata/train"))
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "govreport-rag")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     parser.add_argument("--limit", type=int, default=None, help="Use only this many slice questions.")
     parser.add_argument("--english", type=Path, default=None, help="XQuAD normalized/ folder: fit the English calibrator.")
     parser.add_argument(
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             "right_top_span": int(sum(correct)),
             "figure_spans": int(figure.sum()),
             "seed": args.seed,
-            "precision": args.precision,
+            "precision": resolve_precision(args.precision),
         },
         "curve": curve,
         **curves,

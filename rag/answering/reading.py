@@ -190,7 +190,7 @@ def load_answerer(
     *,
     cache_dir: Path,
     weights_dir: Path | None = None,
-    precision: ReaderPrecision = "int8",
+    precision: ReaderPrecision = "auto",
     max_passages: int = 5,
     threshold: float | None = None,
     comparisons: Generator | None = None,

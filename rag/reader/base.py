@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 ReaderKind = Literal["trained", "none"]
-ReaderPrecision = Literal["int8", "fp32"]
-"""int8: the encoder's linear layers dynamically quantised at load (about 3x faster on CPU); fp32: as trained."""
+ReaderPrecision = Literal["auto", "bf16", "fp32"]
+"""bf16: matrix products in bfloat16 (about 2.5x faster on CPUs with AVX512-BF16/AMX, EM -0.015 on a CMRC sample);
+fp32: as trained; auto: bf16 where the CPU has bfloat16 instructions, else fp32."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Reader(Protocol):
 
 
 def load_reader(
-    kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None, precision: ReaderPrecision = "int8"
+    kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None, precision: ReaderPrecision = "auto"
 ) -> Reader | None:
     """The configured reader (None: answer with the rule-based extractive answerer)."""
     match kind:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,15 +23,16 @@ class TorchReader:
 
     name = "e5-small-reader"
 
-    def __init__(self, network: object, windower: Windower, manifest: ReaderManifest) -> None:
+    def __init__(self, network: object, windower: Windower, manifest: ReaderManifest, *, bf16: bool = False) -> None:
         self._network = network
+        self._bf16 = bf16
         self._windower = windower
         self.manifest = manifest
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, weights_dir: Path, *, cache_dir: Path, precision: ReaderPrecision = "int8") -> TorchReader:
-        """Verify the shipped weights, apply them over the converted base model, quantise if asked."""
+    def load(cls, weights_dir: Path, *, cache_dir: Path, precision: ReaderPrecision = "auto") -> TorchReader:
+        """Verify the shipped weights and apply them over the converted base model."""
         try:
             import torch
             from safetensors.torch import load_file
@@ -45,13 +47,12 @@ class TorchReader:
         network = build_reader(base_dir)
         apply_delta(network, load_file(str(weights_dir / WEIGHTS_NAME)))
         network.eval()
-        model: object = _quantised(network) if precision == "int8" else network
         torch.set_num_threads(max(1, torch.get_num_threads()))
         windower = Windower(
             Tokenizer.from_file(str(base_dir / "tokenizer.json")),
             WindowSpec(max_tokens=manifest.max_tokens, max_question_tokens=manifest.max_question_tokens),
         )
-        return cls(model, windower, manifest)
+        return cls(network, windower, manifest, bf16=resolve_precision(precision) == "bf16")
 
     def read(
         self, questions: Sequence[str], passages: Sequence[Sequence[str]], *, top_n: int = 5
@@ -84,7 +85,7 @@ class TorchReader:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         starts: list[NDArray[np.float32]] = [np.zeros(0, np.float32)] * len(windows)
         ends: list[NDArray[np.float32]] = [np.zeros(0, np.float32)] * len(windows)
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
             for b in range(0, len(order), BATCH_WINDOWS):
                 idx = order[b : b + BATCH_WINDOWS]
                 length = max(len(windows[i].input_ids) for i in idx)
@@ -102,15 +103,15 @@ class TorchReader:
         return starts, ends
 
 
-def _quantised(network: object) -> object:
-    """Linear layers with int8 weights and dynamically quantised activations (fbgemm), for inference."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
-        return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+def resolve_precision(precision: ReaderPrecision) -> ReaderPrecision:
+    """`auto` → bf16 where the CPU has bfloat16 dot-product instructions (emulated bf16 is slower than fp32)."""
+    if precision != "auto":
+        return precision
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return "fp32"
+    return "bf16" if re.search(r"\b(?:avx512_bf16|amx_bf16)\b", flags) else "fp32"
 
 
 def _decode(
