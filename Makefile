@@ -32,7 +32,7 @@ browser:
 	  else echo "Chromium missing: install Debian's chromium to run the browser tests"; fi; fi
 
 lint: install
-	$(BIN)/ruff check rag api embeddings eval tests bench
+	$(BIN)/ruff check rag api embeddings eval cli tests bench
 
 typecheck: install
 	$(BIN)/mypy

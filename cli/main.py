@@ -1,4 +1,4 @@
-"""The `rag` command: ingest | ask | search | serve | eval | docs | remove."""
+"""The `rag` command: ingest | ask | search | serve | eval | docs | remove (thin: parses, calls, prints)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rag/cli.py: ingest | ask | search | docs | remove in-process, JSON contract output and one-line errors."""
+"""cli/main.py (the `rag` command): ingest | ask | search | docs | remove in-process, JSON contract output and one-line errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import REPORTS_DIR, shared_tokenizer
 
-from rag.cli import main
+from cli.main import main
 
 HAIZHU_2018 = "001_a23e36bce40488e8.txt"
 SHAHEKOU_2016 = "003_72858070d2a0e224.txt"

@@ -172,7 +172,7 @@ def test_damaged_index_file_is_a_clear_error_naming_it(
 def test_damaged_index_is_one_line_from_the_cli(
     tmp_path: Path, clean_rag_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rag.cli import main
+    from cli.main import main
 
     index_dir = tmp_path / "index"
     pipeline = load_pipeline(
