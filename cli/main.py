@@ -150,6 +150,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.runner import run_eval
 
     settings = _settings(args)
+    if not args.corpus and settings.vector_store == "faiss":
+        from rag.index import index_exists
+
+        if not index_exists(settings.index_dir):
+            raise RagError(
+                f'no index at {settings.index_dir} — run "rag ingest data/reports" first, or pass --corpus to build one'
+            )
     out = args.out or Path("out")
     report = run_eval(
         args.gold,

@@ -248,3 +248,14 @@ def test_unknown_command_exits_with_usage(capsys: pytest.CaptureFixture[str]) ->
         main(["frobnicate"])
     assert exc.value.code == 2
     assert "usage: rag" in capsys.readouterr().err
+
+
+def test_eval_against_a_missing_index_is_an_error_not_a_run_of_refusals(
+    tmp_path: Path, clean_rag_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "q1", "question": "2018年GDP增长目标?", "answers": ["7%"]}\n', encoding="utf-8")
+    code = main(["eval", "--gold", str(gold), "--index", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    assert code != 0
+    assert "no index at" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.json").exists()
