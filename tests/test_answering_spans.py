@@ -44,3 +44,18 @@ def test_reader_questions_use_report_vocabulary_and_ask_a_question() -> None:
     assert reader_question(en) == "2016年沙河口区失业率目标是多少?"
     general = ParsedQuery(text="Who won Super Bowl XLIX?", language="en", qtype="entity")
     assert reader_question(general) == "Who won Super Bowl XLIX?"
+
+
+def test_a_span_that_leaves_a_quote_open_is_widened_to_its_partner() -> None:
+    text = "全区上下紧紧围绕把握‘新常态’、收官‘十二五’的主题,推进“暖房子”工程。"
+    for cut, whole in [("把握‘新常态", "把握‘新常态’"), ("暖房子”工程", "“暖房子”工程"), ("“暖房子", "暖房子")]:
+        at = text.find(cut)
+        a, b = snap_span(text, at, at + len(cut))
+        assert text[a:b] == whole
+
+
+def test_a_bare_unit_is_not_an_answer() -> None:
+    from rag.answering.spans import is_bare_unit
+
+    assert is_bare_unit("个") and is_bare_unit("亿元") and is_bare_unit(" % ")
+    assert not is_bare_unit("3个") and not is_bare_unit("会展经济")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
-from rag.answering.spans import short_answer_text, snap_span
+from rag.answering.spans import is_bare_unit, short_answer_text, snap_span
 from rag.citations import cited_answer
 from rag.evidence import Evidence, desired_periods
 from rag.extraction import extract_yes_no
@@ -95,7 +95,7 @@ class ReaderAnswerer:
         for p in proposals:
             hit = passages[p.passage_index]
             a, b = snap_span(hit.chunk.text, p.start, p.end)
-            if b <= a or (p.passage_index, a, b) in seen:
+            if b <= a or (p.passage_index, a, b) in seen or is_bare_unit(hit.chunk.text[a:b]):
                 continue
             seen.add((p.passage_index, a, b))
             tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)

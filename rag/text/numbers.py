@@ -104,6 +104,12 @@ FIGURE = re.compile(
     rf"(?:(?P<mid>多|余)(?=\s*(?:{_UNIT_RE})))?\s*(?P<unit>{_UNIT_RE})?"
     r"(?P<post>左右|以上|以内|以下|多|余|强)?"
 )
+def is_unit(text: str) -> bool:
+    """Whether the text is exactly one of the figure units or measure words."""
+    return text in _UNIT_SET
+
+
+_UNIT_SET = frozenset(_UNITS)
 PERCENT_UNITS = frozenset({"%", "‰", "个百分点"})
 MONEY_UNITS = frozenset({"万亿元", "万亿美元", "亿美元", "万美元", "亿元", "万元", "千元", "元", "元/月"})
 COUNT_UNITS = frozenset(_UNITS) - PERCENT_UNITS - MONEY_UNITS - {"亿", "万", "万亿"}
