@@ -83,6 +83,19 @@ def update_card(directory: Path, **entries: Any) -> None:
     (directory / CARD_NAME).write_text(render_card(manifest), encoding="utf-8")
 
 
+def _warm_start_flags(config: Mapping[str, Any]) -> str:
+    flags = ""
+    if config.get("init_from"):
+        flags += f" --init-from {config['init_from']}"
+    if config.get("code_switch_rate"):
+        flags += f" --code-switch-rate {config['code_switch_rate']}"
+    if config.get("original_rate", 1.0) != 1.0:
+        flags += f" --original-rate {config['original_rate']}"
+    if config.get("init_from"):
+        flags += f" --lr-encoder {config.get('lr_encoder')} --lr-head {config.get('lr_head')}"
+    return flags
+
+
 def render_card(manifest: Mapping[str, Any]) -> str:
     """MODEL_CARD.md: what the reader is, what it was trained on, how long, how well it scores."""
     card = manifest.get("card", {})
@@ -98,8 +111,9 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "## Training",
         "",
         "Command: `python -m rag.reader.training --out out/reader-train --epochs "
-        f"{config.get('epochs', '?')}` (seed {config.get('seed', '?')}), then "
-        "`python -m rag.answering.calibration_fit --weights <export>`.",
+        f"{config.get('epochs', '?')}{_warm_start_flags(config)}` (seed {config.get('seed', '?')}), then "
+        "`python -m rag.answering.calibration_fit --weights <export>` (Chinese) and "
+        "`… --english ../shared/evaldata/xquad/normalized` (English, odd XQuAD articles) or `… --code-switched`.",
         "",
         f"- Data: {', '.join(card.get('training_files', []))} from `../shared/evaldata/train/` only (DRCD converted",
         "  with OpenCC t2s); never the sample reports, the 103-report corpus, CMRC dev, XQuAD or RGB.",
@@ -118,8 +132,9 @@ def render_card(manifest: Mapping[str, Any]) -> str:
             "## Answer/refuse calibration",
             "",
             f"Logistic model over {', '.join(calibration.get('features', []))}; threshold {calibration.get('threshold')}"
-            f" (fitted on {fitted.get('cases', '?')} reading cases of {fitted.get('slice_questions', '?')} held-out"
-            " questions; utility = right − 2 × wrong).",
+            f" for spans stating a figure (utility = right − 2 × wrong), {calibration.get('text_threshold')} for other"
+            f" spans (right − wrong); fitted on {fitted.get('cases', '?')} reading cases of"
+            f" {fitted.get('slice_questions', '?')} held-out questions. Curve over all cases at the figure cost:",
             "",
             "| threshold | coverage | accuracy of answered | utility |",
             "| --- | --- | --- | --- |",
