@@ -96,8 +96,9 @@ class Calibrator:
     """Below this confidence any other span is refused (None: `threshold`)."""
 
     def threshold_for(self, features: AnswerFeatures) -> float:
-        """The threshold for this span's kind of mistake."""
-        if features.has_figure or self.text_threshold is None:
+        """The threshold for this span's kind of mistake: a figure, or any answer to a question that asks
+        for a quantity (a wrong answer to "多少" misleads like a wrong number), needs the figure threshold."""
+        if features.has_figure or features.wants_figure or self.text_threshold is None:
             return self.threshold
         return self.text_threshold
 
@@ -155,7 +156,7 @@ def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], 
     probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5)
     conf = np.array([probe.confidence(f) for f in features])
     right = y.astype(bool)
-    figure = np.array([f.has_figure for f in features], dtype=bool)
+    figure = np.array([f.has_figure or f.wants_figure for f in features], dtype=bool)
     overall = choose_threshold(conf, right, WRONG_FIGURE_COST)
     threshold, text_threshold = overall, overall
     if figure.sum() >= MIN_CASES_FOR_OWN_THRESHOLD:
