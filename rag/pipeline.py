@@ -409,7 +409,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         batch_size=settings.embed_batch_size,
     )
     directory = index_dir or settings.index_dir
-    vector_store = load_vector_store(settings)
+    vector_store = load_vector_store(settings, directory)
     if vector_store.holds_documents:
         from rag.index import Manifest
         from rag.stores.milvus_store import MilvusStore

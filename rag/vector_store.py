@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -85,8 +86,9 @@ class VectorStore(Protocol):
         ...
 
 
-def load_vector_store(settings: Settings) -> VectorStore:
-    """The configured vector store (RAG_VECTOR_STORE); Milvus connects at once."""
+def load_vector_store(settings: Settings, index_dir: Path | None = None) -> VectorStore:
+    """The configured vector store (RAG_VECTOR_STORE); Milvus connects at once (by default to a Milvus Lite
+    file in the index directory, `index_dir` or settings.index_dir)."""
     match settings.vector_store:
         case "faiss":
             from rag.stores.faiss_store import FaissConfig, FaissStore
@@ -104,7 +106,7 @@ def load_vector_store(settings: Settings) -> VectorStore:
             from rag.stores.milvus_store import MilvusStore
 
             return MilvusStore(
-                uri=settings.milvus_uri or str(settings.index_dir / "milvus.db"),
+                uri=settings.milvus_uri or str((index_dir or settings.index_dir) / "milvus.db"),
                 token=settings.milvus_token,
                 collection=settings.milvus_collection,
             )
