@@ -4,39 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from rag.types import Answer, Hit, Language, ParsedQuery
-
-RefusalKind = Literal[
-    "no_passages",
-    "metric_not_named",
-    "figure_not_stated",
-    "low_confidence",
-    "places_not_indexed",
-    "years_not_indexed",
-    "period_not_indexed",
-    "other",
-]
-Period = Literal["plan", "review"]
-
-
-@dataclass(frozen=True)
-class RefusalReason:
-    """Why no answer is given, with what it is about (the places, years and report part asked for)."""
-
-    kind: RefusalKind
-    places: tuple[str, ...] = ()
-    years: tuple[int, ...] = ()
-    period: Period | None = None
-    """period_not_indexed: the part of the reports asked for (plan: targets, review: results)."""
-    detail: str = ""
-    """other: a reason worded by its producer, shown as written in either language."""
-
-    def __str__(self) -> str:
-        return render_reason(self, "en")
-
+from rag.types import Answer, Hit, Language, ParsedQuery, Period, RefusalKind, RefusalReason
 
 NO_PASSAGES = RefusalReason("no_passages")
 METRIC_NOT_NAMED = RefusalReason("metric_not_named")

@@ -110,6 +110,32 @@ class ParsedQuery:
     qtype: QuestionType = "other"
 
 
+RefusalKind = Literal[
+    "no_passages",
+    "metric_not_named",
+    "figure_not_stated",
+    "low_confidence",
+    "places_not_indexed",
+    "years_not_indexed",
+    "period_not_indexed",
+    "other",
+]
+Period = Literal["plan", "review"]
+
+
+@dataclass(frozen=True)
+class RefusalReason:
+    """Why no answer is given, with what it is about; `rag.refusal.render_reason` words it in zh or en."""
+
+    kind: RefusalKind
+    places: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    period: Period | None = None
+    """period_not_indexed: the part of the reports asked for (plan: targets, review: results)."""
+    detail: str = ""
+    """other: a reason worded by its producer, shown as written in either language."""
+
+
 @dataclass(frozen=True)
 class Citation:
     """A quoted sentence backing an answer; text[start:end] == quote in the cleaned document."""

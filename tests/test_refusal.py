@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.refusal import (
-    LOW_CONFIDENCE,
-    NO_PASSAGES,
-    RefusalReason,
-    model_refusal,
-    parse_reason,
-    refusal,
-    render_reason,
-)
-from rag.types import ParsedQuery
+from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, model_refusal, parse_reason, refusal, render_reason
+from rag.types import ParsedQuery, RefusalReason
 
 ZH = ParsedQuery(text="问题", language="zh")
 EN = ParsedQuery(text="q", language="en")
@@ -46,7 +38,7 @@ EN = ParsedQuery(text="q", language="en")
     ],
 )
 def test_reasons_are_worded_in_both_languages_and_read_back(reason: RefusalReason, en: str, zh: str) -> None:
-    assert render_reason(reason, "en") == en == str(reason)
+    assert render_reason(reason, "en") == en
     assert render_reason(reason, "zh") == zh
     assert parse_reason(en) == reason
     answer = refusal(ZH, reason)
