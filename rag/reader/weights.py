@@ -133,7 +133,7 @@ def render_card(manifest: Mapping[str, Any]) -> str:
             "",
             f"Logistic model over {', '.join(calibration.get('features', []))}; threshold {calibration.get('threshold')}"
             f" for spans stating a figure (utility = right − 2 × wrong), {calibration.get('text_threshold')} for other"
-            f" spans (right − wrong); fitted on {fitted.get('cases', '?')} reading cases of"
+            f" spans (right − 1.5 × wrong); fitted on {fitted.get('cases', '?')} reading cases of"
             f" {fitted.get('slice_questions', '?')} held-out questions. Curve over all cases at the figure cost:",
             "",
             "| threshold | coverage | accuracy of answered | utility |",
