@@ -51,7 +51,8 @@ def load_embedder(
     Args:
         backend: runtime of the e5-small model (ignored by the other embedders): torch (fp32
             sentence-transformers) or onnx-int8 (ONNX Runtime, int8; a slightly different vector space,
-            so it has its own model id).
+            so it has its own model id). Callers pass `Settings.embedding_backend` (default onnx-int8);
+            omitted, it is torch, the backend of indexes built before onnx-int8 existed.
         cache_vectors: keep e5-small passage vectors in `cache_dir/vectors`, keyed by text hash.
     """
     match name:
