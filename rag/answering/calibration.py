@@ -48,6 +48,12 @@ class AnswerFeatures:
     has_figure: bool
     chars: int
 
+    @property
+    def judged_as_figure(self) -> bool:
+        """Whether a wrong answer here misleads like a wrong number: the span states a figure, or the
+        question asks for a quantity (the figure threshold applies)."""
+        return self.has_figure or self.wants_figure
+
     def vector(self) -> list[float]:
         """Values in FEATURE_NAMES order."""
         fit = 1.0 if self.wants_figure == self.has_figure else -1.0
@@ -99,7 +105,7 @@ class Calibrator:
     def threshold_for(self, features: AnswerFeatures) -> float:
         """The threshold for this span's kind of mistake: a figure, or any answer to a question that asks
         for a quantity (a wrong answer to "多少" misleads like a wrong number), needs the figure threshold."""
-        if features.has_figure or features.wants_figure or self.text_threshold is None:
+        if features.judged_as_figure or self.text_threshold is None:
             return self.threshold
         return self.text_threshold
 
@@ -157,7 +163,7 @@ def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], 
     probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5)
     conf = np.array([probe.confidence(f) for f in features])
     right = y.astype(bool)
-    figure = np.array([f.has_figure or f.wants_figure for f in features], dtype=bool)
+    figure = np.array([f.judged_as_figure for f in features], dtype=bool)
     overall = choose_threshold(conf, right, WRONG_FIGURE_COST)
     threshold, text_threshold = overall, overall
     if figure.sum() >= MIN_CASES_FOR_OWN_THRESHOLD:

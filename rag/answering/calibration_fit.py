@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     calibrator = fit_calibrator(features, correct)
     conf = np.array([calibrator.confidence(f) for f in features])
     right = np.array(correct)
-    figure = np.array([f.has_figure or f.wants_figure for f in features], dtype=bool)
+    figure = np.array([f.judged_as_figure for f in features], dtype=bool)
     curve = utility_curve(conf, right)
     curves = {
         "curve_figure_spans": utility_curve(conf[figure], right[figure], WRONG_FIGURE_COST),
