@@ -39,7 +39,7 @@ from rag.answering.calibration import (
     utility_curve,
     wants_figure,
 )
-from rag.answering.spans import snap_span
+from rag.answering.spans import snapped_proposal
 from rag.reader.base import Reader, SpanProposal, load_reader
 from rag.reader.torch_reader import resolve_precision
 from rag.reader.training import Example, is_calibration, load_examples
@@ -125,11 +125,6 @@ def build_cases(examples: list[Example], seed: int) -> list[CalibrationCase]:
     return cases
 
 
-def _snapped(p: SpanProposal, passage: str) -> SpanProposal:
-    a, b = snap_span(passage, p.start, p.end)
-    return SpanProposal(p.passage_index, a, b, passage[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)
-
-
 ANSWER_SLACK = 12
 """A span covering the gold answer may be this many characters longer and still count as right."""
 
@@ -156,7 +151,7 @@ def read_cases(reader: Reader, cases: list[CalibrationCase]) -> list[tuple[Answe
         for case, props in zip(batch, proposals, strict=True):
             if not props:
                 continue
-            top = _snapped(props[0], case.passages[props[0].passage_index])
+            top = snapped_proposal(props[0], case.passages[props[0].passage_index])
             out.append((features_of(wants_figure(case.example.question), top), label(case, top)))
         if b % (BATCH * 20) == 0:
             logger.info("read %d/%d cases", b + len(batch), len(cases))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
-from rag.answering.spans import is_bare_unit, short_answer_text, snap_span
+from rag.answering.spans import is_bare_unit, short_answer_text, snapped_proposal
 from rag.citations import cited_answer
 from rag.evidence import Evidence, desired_periods
 from rag.extraction import extract_yes_no
@@ -94,11 +94,11 @@ class ReaderAnswerer:
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
             hit = passages[p.passage_index]
-            a, b = snap_span(hit.chunk.text, p.start, p.end)
-            if b <= a or (p.passage_index, a, b) in seen or is_bare_unit(hit.chunk.text[a:b]):
+            tidy = snapped_proposal(p, hit.chunk.text)
+            key = (tidy.passage_index, tidy.start, tidy.end)
+            if tidy.end <= tidy.start or key in seen or is_bare_unit(tidy.text):
                 continue
-            seen.add((p.passage_index, a, b))
-            tidy = SpanProposal(p.passage_index, a, b, hit.chunk.text[a:b], p.score, p.null_score, p.log_prob, p.null_log_prob)
+            seen.add(key)
             features = features_of(figure_wanted, tidy)
             out.append(ScoredSpan(hit, tidy, calibrator.confidence(features), features))
         # Routing's period signal: a question that says "target" (or "actual") in so many words is answered

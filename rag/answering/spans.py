@@ -6,6 +6,9 @@ not "7.7"), so a span that cuts a figure is widened to the figure `find_figures`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from rag.reader.base import SpanProposal
 from rag.text.numbers import find_figures, is_unit
 from rag.types import Language
 
@@ -87,6 +90,12 @@ def _pairs_inside(text: str, start: int, end: int, at: int) -> bool:
 def is_bare_unit(text: str) -> bool:
     """A span that is only a unit or measure word ("个", "亿元", "%"): no answer by itself."""
     return is_unit(text.strip())
+
+
+def snapped_proposal(proposal: SpanProposal, passage: str) -> SpanProposal:
+    """The proposal with its span snapped (`snap_span`) in its passage; scores unchanged."""
+    a, b = snap_span(passage, proposal.start, proposal.end)
+    return replace(proposal, start=a, end=b, text=passage[a:b])
 
 
 def has_figure(text: str) -> bool:
