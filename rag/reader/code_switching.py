@@ -79,9 +79,7 @@ class CodeSwitcher:
         """The question with some words in English; unchanged words keep their Chinese."""
         parts: list[str] = []
         for word in self._segment(question):
-            gloss = self._dictionary.get(word)
-            if gloss is None and len(word) > 1 and _CJK.match(word):
-                gloss = None  # names and rare words stay Chinese
+            gloss = self._dictionary.get(word)  # None: names and rare words stay Chinese
             if gloss is not None and rng.random() < word_rate:
                 if gloss:
                     parts.append(f" {gloss} ")
