@@ -43,7 +43,7 @@ MIN_ONNX_COSINE = 0.99
 INSTALL_HINT = "pip install onnxruntime onnx (or: pip install -e '.[onnx]')"
 
 _SELF_TEST_TEXTS = (
-    "2018年地区生产总值的预期增长目标是多少？",
+    "今年粮食总产量预计稳定在多少吨以上？",
     "全省地区生产总值增长7.7%左右，城乡居民人均可支配收入分别增长8%和9%左右。",
     "How fast should exports grow next year, according to the plan?",
     "We will deepen supply-side structural reform and keep the economy running within an appropriate range.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,6 +15,9 @@ from rag.pipeline import Pipeline, load_pipeline
 from rag.settings import Settings
 from rag.types import QueryFilters
 from rag.vector_store import VectorFilter
+
+if TYPE_CHECKING:
+    from rag.stores.milvus_store import MilvusStore
 
 QUESTIONS = [
     "海珠区2018年地区生产总值增长目标是多少?",
@@ -126,3 +130,40 @@ def test_another_process_sees_new_and_changed_documents_without_restart(
     assert len(np.unique(keys)) == len(keys)
     writer.remove("jia.txt")
     assert "jia.txt" not in reader.snapshot.documents
+
+
+class _RacingClient:
+    """A Milvus client whose create_collection loses a race: another process created the collection first."""
+
+    def __init__(self, appears: bool) -> None:
+        self.appears = appears
+        self.created: list[str] = []
+
+    def has_collection(self, name: str) -> bool:
+        return self.appears and name in self.created
+
+    def create_collection(self, name: str, **_: object) -> None:
+        self.created.append(name)
+        raise RuntimeError(f"collection '{name}' already exists")
+
+
+def _store_on(client: _RacingClient) -> MilvusStore:
+    pytest.importorskip("pymilvus", reason='pymilvus is not installed: pip install -e ".[milvus]"')
+    from rag.stores.milvus_store import MilvusStore
+
+    store = MilvusStore.__new__(MilvusStore)
+    store.client, store.uri = client, "http://milvus.invalid:19530"
+    return store
+
+
+def test_a_collection_another_replica_created_first_is_accepted() -> None:
+    store = _store_on(_RacingClient(appears=True))
+    store._create_collection("govreport_chunks", schema=None, index=None, wait_s=1.0)
+
+
+def test_a_create_that_fails_for_another_reason_names_the_collection() -> None:
+    from rag.stores.milvus_store import MilvusUnavailableError
+
+    store = _store_on(_RacingClient(appears=False))
+    with pytest.raises(MilvusUnavailableError, match=r"govreport_chunks.*already exists"):
+        store._create_collection("govreport_chunks", schema=None, index=None, wait_s=0.3)

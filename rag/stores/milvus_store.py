@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,7 @@ class MilvusStore:
             s.add_field("review_years", DataType.ARRAY, element_type=DataType.INT64, max_capacity=64)
             index = c.prepare_index_params()
             index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
-            c.create_collection(self.chunks, schema=s, index_params=index)
+            self._create_collection(self.chunks, s, index)
         for name in (self.documents, self.heads):
             if c.has_collection(name):
                 continue
@@ -175,7 +176,26 @@ class MilvusStore:
             s.add_field("dummy", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
             index = c.prepare_index_params()
             index.add_index("dummy", index_type="AUTOINDEX", metric_type="L2")
-            c.create_collection(name, schema=s, index_params=index)
+            self._create_collection(name, s, index)
+
+    def _create_collection(self, name: str, schema: Any, index: Any, wait_s: float = 30.0) -> None:
+        """Create `name`, or accept it when another process created it between our check and our create.
+
+        Two API replicas starting together on an empty server both see the collection missing; Milvus then
+        answers the second create with "already exists" (or, in Milvus Lite, "File exists" while the first
+        is still writing it). That is success as long as the collection turns up.
+        """
+        try:
+            self.client.create_collection(name, schema=schema, index_params=index)
+            return
+        except Exception as exc:
+            error = exc
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.client.has_collection(name):
+                return
+            time.sleep(0.2)
+        raise MilvusUnavailableError(f"cannot create the Milvus collection {name} at {self.uri}: {error}") from error
 
     # ------------------------------------------------------------------ writing
 
