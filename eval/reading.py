@@ -3,7 +3,8 @@
     python -m eval.reading cmrc  --limit 1000 --seed 0 --out out/reader-cmrc
     python -m eval.reading xquad --limit 300  --out out/reader-xquad
 
-Retrieval is bypassed (the passage is the gold one), so this measures the reader model and its decoding;
+Retrieval is bypassed (the passage is the gold one), so this measures the reader model and its decoding (an
+English question is read as the answerer hands it over, with Chinese dictionary words after its phrases);
 end-to-end numbers come from `python -m eval.external`.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 from eval.external import EXTERNAL_SETS
 from eval.gold import GoldItem, load_gold, sample_items
 from eval.spans import char_f1, exact_match
+from rag.answering.rephrasing import english_reader_text
+from rag.query import detect_language
 from rag.reader.base import Reader
 
 BATCH_QUESTIONS = 16
@@ -54,7 +57,8 @@ def evaluate_reader(reader: Reader, items: Sequence[GoldItem], passages: dict[st
     out: list[ReadingResult] = []
     for b in range(0, len(usable), BATCH_QUESTIONS):
         batch = usable[b : b + BATCH_QUESTIONS]
-        proposals = reader.read([i.question for i in batch], [[passages[i.gold_docs[0]]] for i in batch], top_n=1)
+        questions = [english_reader_text(i.question) if detect_language(i.question) == "en" else i.question for i in batch]
+        proposals = reader.read(questions, [[passages[i.gold_docs[0]]] for i in batch], top_n=1)
         for item, props in zip(batch, proposals, strict=True):
             pred = props[0].text if props else ""
             margin = props[0].margin if props else float("-inf")

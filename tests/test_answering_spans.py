@@ -33,17 +33,20 @@ def test_english_short_answers_spell_out_the_qualifier() -> None:
 
 
 def test_reader_questions_use_report_vocabulary_and_ask_a_question() -> None:
-    from rag.answering.rephrasing import reader_question
+    from rag.answering.rephrasing import ReaderQuestion, reader_question
+    from rag.knowledge.bilingual import Lexicon
     from rag.types import ParsedQuery
 
     zh = ParsedQuery(text="武昌区2013年gdp增长目标", language="zh", regions=("武昌区",), years=(2013,), qtype="other",
                      metrics=("地区生产总值",))
-    assert reader_question(zh) == "武昌区2013年地区生产总值增长目标是多少?"
+    assert reader_question(zh).text == "武昌区2013年地区生产总值增长目标是多少?"
     en = ParsedQuery(text="shahekou 2016 unemployment rate target", language="en", regions=("沙河口区",),
                      years=(2016,), intent="target", qtype="numeric")
-    assert reader_question(en) == "2016年沙河口区失业率目标是多少?"
+    assert reader_question(en) == ReaderQuestion("2016年沙河口区失业率目标是多少?", "zh")  # read in the reports' words
     general = ParsedQuery(text="Who won Super Bowl XLIX?", language="en", qtype="entity")
-    assert reader_question(general) == "Who won Super Bowl XLIX?"
+    lexicon = Lexicon([("超级碗", ["Super Bowl"])], {"超级碗": 3}, {})
+    assert reader_question(general, lambda: lexicon) == ReaderQuestion("Who won Super Bowl 超级碗 XLIX?", "en")
+    assert reader_question(general, lambda: None).text == "Who won Super Bowl XLIX?"  # no dictionary installed
 
 
 def test_a_span_that_leaves_a_quote_open_is_widened_to_its_partner() -> None:

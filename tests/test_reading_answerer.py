@@ -41,7 +41,7 @@ def test_the_reader_span_is_answered_with_the_sentence_that_contains_it(hashing_
     assert_citations_exact(hashing_pipeline, answer)
     # one batch: the question with the top passages
     (questions, passages), = reader.calls
-    assert questions == (reader_question(hashing_pipeline.parse(QUESTION)),) and len(passages[0]) == min(5, len(hits))
+    assert questions == (reader_question(hashing_pipeline.parse(QUESTION)).text,) and len(passages[0]) == min(5, len(hits))
 
 
 def test_below_the_calibrated_threshold_it_refuses(hashing_pipeline: Pipeline) -> None:
@@ -65,7 +65,7 @@ def test_a_span_cutting_a_figure_is_answered_whole(hashing_pipeline: Pipeline) -
 
 def test_english_questions_get_the_qualifier_in_words(hashing_pipeline: Pipeline) -> None:
     question = "What was Haizhu District's GDP growth target for 2018?"
-    asked = reader_question(hashing_pipeline.parse(question))
+    asked = reader_question(hashing_pipeline.parse(question)).text
     assert asked == "2018年海珠区地区生产总值增长目标是多少?"  # read in the reports' own words
     answer, hits = answer_with(hashing_pipeline, ScriptedReader({asked: "7.7%左右"}), question)
     if not any("7.7%左右" in h.chunk.text for h in hits[:5]):
@@ -88,7 +88,7 @@ def test_below_the_threshold_a_fallback_answer_needs_the_readers_agreement(hashi
     rules = hashing_pipeline.extractive.generate(query, hits)
     if rules.refused:
         pytest.skip("the rule-based answerer refused on the hashing embedder's hits")
-    unsure = ScriptedReader({reader_question(query): rules.short_answer})
+    unsure = ScriptedReader({reader_question(query).text: rules.short_answer})
     agreed = ReaderAnswerer(unsure, margin_calibrator(threshold=0.99), fallback=hashing_pipeline.extractive)
     answer = agreed.generate(query, hits)
     assert answer.backend == "extractive" and answer.short_answer == rules.short_answer

@@ -13,7 +13,8 @@ into the reader manifest's card.
 English questions: the training sets have none, and the reader's scores for English questions sit far
 lower than for Chinese ones (median margin of right spans about −1 vs +10), so one calibrator cannot
 serve both. `--english` fits a second calibrator the same way on XQuAD's English questions over the
-*odd-numbered* articles only (`is_english_fit_article`); the even-numbered articles are held out, and
+*odd-numbered* articles only, each question as the answerer hands it to the reader
+(`rephrasing.english_reader_text`: Chinese dictionary words after its English phrases) (`is_english_fit_article`); the even-numbered articles are held out, and
 `python -m eval.external xquad --held-out` measures on them alone. `--code-switched` instead fits the
 English calibrator on training data only: the slice's questions with every dictionary word switched to
 its English gloss (`rag.reader.code_switching`, as in reader training).
@@ -39,6 +40,7 @@ from rag.answering.calibration import (
     utility_curve,
     wants_figure,
 )
+from rag.answering.rephrasing import english_reader_text
 from rag.answering.spans import snapped_proposal
 from rag.reader.base import Reader, SpanProposal, load_reader
 from rag.reader.torch_reader import resolve_precision
@@ -86,7 +88,8 @@ def english_examples(xquad_dir: Path) -> list[Example]:
             text, start = str(record["answers"][0]), int(starts[0])
             if passages[doc][start : start + len(text)] != text:
                 continue
-            out.append(Example(str(record["qid"]), str(record["question"]), passages[doc], start, text, False, "xquad-fit"))
+            question = english_reader_text(str(record["question"]))  # as the answerer hands it to the reader
+            out.append(Example(str(record["qid"]), question, passages[doc], start, text, False, "xquad-fit"))
     return out
 
 

@@ -12,7 +12,7 @@ Comparisons still go through the figure comparison of the rule-based path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from rag.citations import cited_answer
 from rag.evidence import Evidence, desired_periods
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
-from rag.query import detect_language
+from rag.knowledge.bilingual import Lexicon, load_lexicon
 from rag.reader.base import Reader, ReaderPrecision, SpanProposal
 from rag.refusal import refusal
 from rag.text.sentences import split_sentences
@@ -69,8 +69,11 @@ class ReaderAnswerer:
         max_passages: int = 5,
         comparisons: Generator | None = None,
         fallback: Generator | None = None,
+        lexicon: Callable[[], Lexicon | None] = load_lexicon,
     ) -> None:
+        """`lexicon` gives the bilingual dictionary for English questions (asked on the first one)."""
         self.fallback = fallback
+        self.lexicon = lexicon
         self.reader = reader
         self.calibration = calibration if isinstance(calibration, Calibration) else Calibration(calibration)
         self.max_passages = max_passages
@@ -83,8 +86,9 @@ class ReaderAnswerer:
 
     def _read(self, query: ParsedQuery, hits: Sequence[Hit]) -> tuple[list[ScoredSpan], Calibrator]:
         """The candidates and the calibrator that scored them (chosen by the language the reader read)."""
-        question = reader_question(query)
-        calibrator = self.calibration.for_language(detect_language(question))
+        asked = reader_question(query, self.lexicon)
+        question = asked.text
+        calibrator = self.calibration.for_language(asked.language)
         passages = list(hits[: self.max_passages])
         if not passages:
             return [], calibrator

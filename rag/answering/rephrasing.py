@@ -5,15 +5,19 @@ question word far better than abbreviations, English or keyword queries (a keywo
 gives a low, unsure score where the same words with 地区生产总值 and a question word give a sure one). Through the
 glossary (general report vocabulary) a Chinese question's Latin terms become the report's terms, and an
 English question that names report vocabulary is rendered as a Chinese question from its parsed parts
-(years, regions, glossary terms). English questions outside the glossary are read as they are.
+(years, regions, glossary terms). Other English questions are read with the Chinese dictionary word after
+each English phrase that has one (`rag.knowledge.bilingual`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from rag.knowledge.bilingual import Lexicon, load_lexicon, with_chinese
 from rag.knowledge.vocabulary import match_glossary
-from rag.types import ParsedQuery
+from rag.types import Language, ParsedQuery
 
 _ZH_QUESTION_WORD = re.compile(r"什么|多少|哪|几|谁|何|吗|怎|是否|有没有|如何|为什么|多大|多高|多长|多快")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -25,8 +29,28 @@ def _ask(text: str, figure: bool) -> str:
     return text + ("是多少?" if figure else "是什么?")
 
 
-def reader_question(query: ParsedQuery) -> str:
-    """The text handed to the reader for this question."""
+@dataclass(frozen=True)
+class ReaderQuestion:
+    """What the reader reads for a question, and in which language (which calibrator scores its spans)."""
+
+    text: str
+    language: Language
+
+
+def reader_question(query: ParsedQuery, lexicon: Callable[[], Lexicon | None] = load_lexicon) -> ReaderQuestion:
+    """The question as the reader should read it (`lexicon` is asked only for an English question)."""
+    if query.language == "zh" or match_glossary(query.text, "en"):
+        return ReaderQuestion(_in_report_vocabulary(query), "zh")
+    return ReaderQuestion(english_reader_text(query.text, lexicon), "en")
+
+
+def english_reader_text(question: str, lexicon: Callable[[], Lexicon | None] = load_lexicon) -> str:
+    """An English question outside the glossary as the reader reads it (also used by the calibration fit
+    and the reader evaluation, so they measure what is served)."""
+    return with_chinese(question, lexicon())
+
+
+def _in_report_vocabulary(query: ParsedQuery) -> str:
     entries = match_glossary(query.text, "en")
     figure = query.qtype == "numeric" or bool(query.metrics)
     if query.language == "zh":
@@ -36,8 +60,6 @@ def reader_question(query: ParsedQuery) -> str:
             for phrase in sorted(entry.en, key=len, reverse=True):
                 text = re.sub(rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])", zh, text, flags=re.IGNORECASE)
         return text if _ZH_QUESTION_WORD.search(text) else _ask(text, figure)
-    if not entries:
-        return query.text
     lower = query.text.lower()
 
     def position(entry: object) -> int:

