@@ -101,8 +101,9 @@ class IndexStore:
         if m.model_id != model_id or m.dimension != dimension:
             raise IndexMismatchError(
                 f"index was built with embedding model {m.model_id!r} (dimension {m.dimension}) but the "
-                f"configured embedder is {model_id!r} (dimension {dimension}); use another --index directory "
-                "or set RAG_EMBEDDER to the model the index was built with"
+                f"configured embedder is {model_id!r} (dimension {dimension}); use another --index directory, "
+                "re-ingest into this one, or set RAG_EMBEDDER and RAG_EMBEDDING_BACKEND to what the index was "
+                "built with (RAG_EMBEDDING_BACKEND=onnx-int8 makes model ids ending in '+onnx-int8', torch the others)"
             )
 
     def content_hash(self, doc_id: str) -> str | None:
@@ -448,13 +449,27 @@ def _read_vectors(index_dir: Path, path: Path, dimension: int, n: int) -> NDArra
 
 
 def _sweep_debris(index_dir: Path) -> None:
-    """Delete the temporary files of a killed writer, unless a writer is at work right now (they are its own)."""
-    if not _debris(index_dir):
+    """Delete what a killed writer left: its temporary files, and a generation it renamed into place but never
+    made live (killed between the rename and the CURRENT swap). Unless a writer is at work right now: then
+    they are its own."""
+    if not _debris(index_dir) and not _stale_generations(index_dir):
         return
     # Busy lock: the files belong to a live writer. Read-only directory: leave them to the next save.
     with suppress(IndexLockedError, OSError), writer_lock(index_dir, timeout=0):
-        for path in _debris(index_dir):
+        for path in [*_debris(index_dir), *_stale_generations(index_dir)]:
             _remove(path)
+
+
+def _stale_generations(index_dir: Path) -> list[Path]:
+    """Generation directories other than the live one (none unless CURRENT names a generation that exists:
+    a corrupt pointer must be reported, never taken as "everything is stale")."""
+    try:
+        live = _live_generation(index_dir)
+    except OSError:
+        return []
+    if live is None or not _GENERATION.fullmatch(live) or not (index_dir / live).is_dir():
+        return []
+    return [p for p in index_dir.iterdir() if p.is_dir() and _GENERATION.fullmatch(p.name) and p.name != live]
 
 
 def _debris(index_dir: Path) -> list[Path]:

@@ -171,7 +171,8 @@ def test_sigkill_mid_ingest_leaves_the_previous_index_live(
     assert all(store.documents[d].text == text for d, (text, _) in OLD.items())
     assert len(store.vectors) == len(store.chunks) > 0
     assert _leftovers(index_dir) == [".lock"], "temporary files of the killed writer were not swept"
-    # A generation renamed into place but never made live is never read; the next save collects it (below).
+    # A generation renamed into place but never made live ("current") is swept by the same open.
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith("gen-")] == [live_before]
     with writer_lock(index_dir, timeout=5):  # the dead process's lock is gone with it
         pass
 
@@ -193,6 +194,7 @@ def test_sigkill_after_the_current_swap_keeps_the_new_index(tmp_path: Path, fast
 
     store = load_index(settings.index_dir)
     assert store.generation != old_generation
+    assert [p.name for p in settings.index_dir.iterdir() if p.name.startswith("gen-")] == [store.generation]
     assert sorted(store.documents) == sorted([*OLD, *(r["doc_id"] for r in NEW)])
     assert len(store.vectors) == len(store.chunks)
     pipeline = load_pipeline(settings, answering=False)

@@ -193,11 +193,12 @@ def test_leftover_temp_and_stale_generations_are_collected(tmp_path: Path) -> No
     (tmp_path / ".gen-000002-x1y2z3").mkdir()
     (tmp_path / ".gen-000002-x1y2z3" / "chunks.jsonl").write_text("{broken", encoding="utf-8")
     (tmp_path / "gen-000005").mkdir()
-    assert set(load_index(tmp_path).documents) == {HAIZHU.doc_id}  # readers ignore the debris
+    assert set(load_index(tmp_path).documents) == {HAIZHU.doc_id}  # readers ignore the debris...
+    assert _generations(tmp_path) == ["gen-000001"] and not (tmp_path / ".gen-000002-x1y2z3").exists()  # ...and sweep it
     _add(store, SHAHEKOU)
     gen = save_index(store, tmp_path)
-    assert gen.name == "gen-000006"  # never reuses a number a crashed writer may have used
-    assert _generations(tmp_path) == ["gen-000006"]
+    assert gen.name == "gen-000002"  # past the live one; the orphan's number was never live, so nobody holds it
+    assert _generations(tmp_path) == ["gen-000002"]
     assert set(load_index(tmp_path).documents) == {HAIZHU.doc_id, SHAHEKOU.doc_id}
 
 
@@ -243,9 +244,10 @@ def test_crash_before_swapping_current_keeps_the_previous_generation(
     monkeypatch.undo()
     assert _current(tmp_path) == "gen-000001"
     assert set(load_index(tmp_path).documents) == {HAIZHU.doc_id}
+    assert _generations(tmp_path) == ["gen-000001"]  # the renamed, never-live gen-000002 is swept on open
     save_index(store, tmp_path)
-    assert _current(tmp_path) == "gen-000003"
-    assert _generations(tmp_path) == ["gen-000003"]
+    assert _current(tmp_path) == "gen-000002"
+    assert _generations(tmp_path) == ["gen-000002"]
     assert set(load_index(tmp_path).documents) == {HAIZHU.doc_id, SHAHEKOU.doc_id}
 
 
