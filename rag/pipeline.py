@@ -43,8 +43,6 @@ from rag.types import (
 )
 from rag.vector_store import VectorFilter, VectorStore, load_vector_store
 
-MAX_QUESTION_CHARS = 2000
-
 
 def passage_text(document: Document, chunk: Chunk) -> str:
     """What is embedded and indexed for a chunk: the report title and section give it context."""
@@ -73,6 +71,8 @@ class Pipeline:
     """During a long ingest, readers get a new snapshot at most this often (and always at the end)."""
     refresh_seconds: float = 5.0
     """With a store other processes write to (Milvus): how often to pick up their documents."""
+    max_question_chars: int = 1000
+    """Longer questions are refused as invalid (`Settings.max_question_chars`; the API checks the same limit)."""
     tokenizer: Tokenizer = field(init=False)
     retriever: Retriever = field(init=False)
     extractive: ExtractiveGenerator = field(init=False)
@@ -249,8 +249,10 @@ class Pipeline:
         text = question.strip()
         if not text:
             raise InvalidQuestionError("the question is empty")
-        if len(text) > MAX_QUESTION_CHARS:
-            raise InvalidQuestionError(f"the question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        if len(text) > self.max_question_chars:
+            raise InvalidQuestionError(
+                f"the question is {len(text)} characters long; the limit is {self.max_question_chars}"
+            )
         return parse_question(text, (snapshot or self.snapshot).catalog, self.tokenizer)
 
     def search(self, question: str, *, k: int = 8, filters: QueryFilters | None = None) -> SearchResult:
@@ -407,6 +409,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         model_path=settings.embedding_model_path,
         cache_dir=settings.cache_dir,
         batch_size=settings.embed_batch_size,
+        backend=settings.embedding_backend,
     )
     directory = index_dir or settings.index_dir
     vector_store = load_vector_store(settings, directory)
@@ -436,6 +439,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
         exhaustive_max=settings.flat_index_max,
         dense_depth=settings.dense_depth,
         refresh_seconds=settings.store_refresh_s,
+        max_question_chars=settings.max_question_chars,
     )
     if not answering:
         return pipeline

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embeddings.base import Embedder
-from rag.glossary import RegionCatalog
+from rag.knowledge.regions import RegionCatalog
 from rag.lexical import Tokenizer
 from rag.snapshot import Snapshot
 from rag.types import DocumentMeta, Hit, ParsedQuery, QueryFilters

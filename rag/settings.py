@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     api_keys: list[str] = Field(default_factory=list, description="Bearer keys; required for writes when non-empty.")
     require_key_for_reads: bool = False
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    max_question_chars: int = 1000
+    max_question_chars: int = Field(default=1000, ge=1, description="Longest question accepted (API and pipeline).")
     max_request_bytes: int = 1_000_000
     max_upload_bytes: int = 50_000_000
     rate_limit_per_minute: int = 120

@@ -17,8 +17,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.glossary import RegionCatalog
 from rag.index import IndexStore, Manifest
+from rag.knowledge.regions import RegionCatalog
 from rag.lexical import LexicalIndex, locate_keys
 from rag.types import Chunk, Document, DocumentInfo
 from rag.vector_store import VectorIndex, VectorStore

@@ -18,10 +18,11 @@ from numpy.typing import NDArray
 from embeddings.hashing import HashingEmbedder
 from rag.errors import DocumentNotFoundError, InvalidQuestionError
 from rag.index import index_exists
-from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, load_pipeline, passage_text
+from rag.pipeline import Pipeline, load_pipeline, passage_text
 from rag.settings import Settings
 from rag.types import Chunk
 
+QUESTION_LIMIT: int = Settings.model_fields["max_question_chars"].default
 HAIZHU_2018 = "001_a23e36bce40488e8.txt"
 
 HAIZHU = (
@@ -234,7 +235,7 @@ def test_passage_text_gives_title_and_section_context() -> None:
 # ----------------------------------------------------------------------------------------- questions
 
 
-@pytest.mark.parametrize("question", ["", "   ", "\n\t", "问" * (MAX_QUESTION_CHARS + 1)])
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "问" * (QUESTION_LIMIT + 1)])
 def test_empty_or_too_long_question(hashing_pipeline: Pipeline, question: str) -> None:
     with pytest.raises(InvalidQuestionError):
         hashing_pipeline.ask(question)
@@ -246,14 +247,14 @@ def test_empty_or_too_long_question(hashing_pipeline: Pipeline, question: str) -
 
 def test_question_at_the_length_limit_is_accepted(hashing_pipeline: Pipeline) -> None:
     question = "海珠区2018年地区生产总值增长目标是多少?"
-    padded = question + "。" * (MAX_QUESTION_CHARS - len(question))
-    assert len(padded) == MAX_QUESTION_CHARS
+    padded = question + "。" * (QUESTION_LIMIT - len(question))
+    assert len(padded) == QUESTION_LIMIT
     hashing_pipeline.ask(padded)  # no InvalidQuestionError
 
 
 def test_too_long_question_message_names_the_limit(hashing_pipeline: Pipeline) -> None:
-    with pytest.raises(InvalidQuestionError, match=str(MAX_QUESTION_CHARS)):
-        hashing_pipeline.ask("问" * (MAX_QUESTION_CHARS + 5))
+    with pytest.raises(InvalidQuestionError, match=str(QUESTION_LIMIT)):
+        hashing_pipeline.ask("问" * (QUESTION_LIMIT + 5))
 
 
 def test_search_result_shape(hashing_pipeline: Pipeline) -> None:
