@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.refusal import render_reason
 from rag.settings import Settings
 
 
@@ -104,7 +105,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     q = result.query
     print(f"parsed: lang={q.language} regions={list(q.regions)} years={list(q.years)} intent={q.intent} qtype={q.qtype}")
     if result.reason:
-        print(f"routing: {result.reason}")
+        print(f"routing: {render_reason(result.reason, result.query.language)}")
     for h in result.hits:
         text = h.chunk.text.replace("\n", " ")
         print(f"{h.rank:>2}. {h.score:.3f} {h.chunk.doc_id} [{h.chunk.section or '-'}] {text[:120]}")

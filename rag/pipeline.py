@@ -24,7 +24,7 @@ from rag.knowledge.regions import static_regions
 from rag.knowledge.vocabulary import domain_words
 from rag.lexical import Tokenizer
 from rag.query import parse_question
-from rag.refusal import refusal
+from rag.refusal import NO_PASSAGES, refusal
 from rag.reranking import NoopReranker, Reranker, load_reranker
 from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
@@ -310,7 +310,7 @@ class Pipeline:
         t1 = time.perf_counter()
         answer: Answer | None = None
         if result.reason or not result.hits:
-            answer = refusal(query, result.reason or "no passages", result.hits)
+            answer = refusal(query, result.reason or NO_PASSAGES, result.hits)
             yield answer.answer
         else:
             assert self.generator is not None

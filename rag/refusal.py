@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from rag.types import Answer, Hit, Language, ParsedQuery, Period, RefusalKind, RefusalReason
+from rag.types import Answer, Hit, Language, ParsedQuery, RefusalKind, RefusalReason
 
 NO_PASSAGES = RefusalReason("no_passages")
 METRIC_NOT_NAMED = RefusalReason("metric_not_named")
@@ -50,10 +49,8 @@ _MODEL_REFUSAL: dict[Language, str] = {
 }
 
 
-def refusal(query: ParsedQuery, reason: RefusalReason | str, hits: Sequence[Hit] = ()) -> Answer:
+def refusal(query: ParsedQuery, reason: RefusalReason, hits: Sequence[Hit] = ()) -> Answer:
     """An honest "not in these reports", saying what was searched."""
-    if isinstance(reason, str):
-        reason = parse_reason(reason)
     text = _ANSWER[query.language].format(reason=render_reason(reason, query.language))
     return Answer(query.text, _SHORT[query.language], text, True, query.language, hits=tuple(hits))
 
@@ -73,33 +70,3 @@ def model_refusal(
         backend=backend,
         timings_ms=timings_ms,
     )
-
-
-_ROUTING_REASONS: tuple[tuple[re.Pattern[str], RefusalKind], ...] = (
-    (re.compile(r"no indexed report of (?P<places>.+) covers (?P<years>.+)"), "years_not_indexed"),
-    (re.compile(r"no indexed report of (?P<places>.+) gives (?P<what>targets for|results of) (?P<years>.+)"), "period_not_indexed"),
-    (re.compile(r"no indexed report covers (?P<places>.+)"), "places_not_indexed"),
-)
-
-
-def parse_reason(text: str) -> RefusalReason:
-    """The RefusalReason of an English reason sentence, for producers that still report strings.
-
-    Routing (`rag.retrieval.route`) words its reasons in English; until it returns RefusalReason values
-    this is the one place they are read back. A sentence of no known form is kept as an "other" reason.
-    """
-    for value in (NO_PASSAGES, METRIC_NOT_NAMED, FIGURE_NOT_STATED, LOW_CONFIDENCE):
-        if text == render_reason(value, "en"):
-            return value
-    for pattern, kind in _ROUTING_REASONS:
-        m = pattern.fullmatch(text)
-        if m is None:
-            continue
-        groups = m.groupdict()
-        places = tuple(groups["places"].split("、"))
-        years = tuple(int(y) for y in groups["years"].split("、")) if groups.get("years") else ()
-        period: Period | None = None
-        if groups.get("what"):
-            period = "plan" if groups["what"] == "targets for" else "review"
-        return RefusalReason(kind, places, years, period)
-    return RefusalReason("other", detail=text)

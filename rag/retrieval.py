@@ -14,7 +14,7 @@ from embeddings.base import Embedder
 from rag.knowledge.regions import RegionCatalog
 from rag.lexical import Tokenizer
 from rag.snapshot import Snapshot
-from rag.types import DocumentMeta, Hit, ParsedQuery, QueryFilters
+from rag.types import DocumentMeta, Hit, ParsedQuery, Period, QueryFilters, RefusalReason
 from rag.vector_store import VectorFilter
 
 
@@ -54,8 +54,8 @@ class Routing:
 
     doc_ids: frozenset[str] | None
     """None: no restriction."""
-    reason: str | None = None
-    """Why no indexed report can answer (e.g. no report for 海珠区 2019)."""
+    reason: RefusalReason | None = None
+    """Why no indexed report can answer (e.g. no report of 海珠区 covers 2019)."""
     desired_period: dict[str, str] = field(default_factory=dict)
     """doc_id → "review"/"plan" the question's year and intent point at."""
 
@@ -83,12 +83,11 @@ def route(query: ParsedQuery, metas: dict[str, DocumentMeta], catalog: RegionCat
     candidates = dict(metas)
     hard = query.qtype != "comparison"
     if query.unknown_places:
-        return Routing(frozenset(), reason=f"no indexed report covers {'、'.join(query.unknown_places)}")
+        return Routing(frozenset(), reason=RefusalReason("places_not_indexed", places=tuple(query.unknown_places)))
     if query.regions:
         named = {d: m for d, m in candidates.items() if region_matches(m, query.regions, catalog)}
         if not named:
-            places = "、".join(query.regions)
-            return Routing(frozenset(), reason=f"no indexed report covers {places}")
+            return Routing(frozenset(), reason=RefusalReason("places_not_indexed", places=tuple(query.regions)))
         if hard:
             candidates = named
     desired: dict[str, str] = {}
@@ -114,20 +113,18 @@ def route(query: ParsedQuery, metas: dict[str, DocumentMeta], catalog: RegionCat
             if unknown and len(unknown) == len(candidates):
                 candidates = {d: candidates[d] for d in unknown}
             else:
-                places = "、".join(query.regions)
-                years = "、".join(str(y) for y in query.years)
-                return Routing(frozenset(), reason=f"no indexed report of {places} covers {years}")
+                return Routing(frozenset(), reason=RefusalReason(
+                    "years_not_indexed", places=tuple(query.regions), years=tuple(query.years)
+                ))
     if query.intent in ("target", "achieved") and desired:
-        want = "plan" if query.intent == "target" else "review"
+        want: Period = "plan" if query.intent == "target" else "review"
         if hard and query.regions and query.intent_explicit and not any(v == want for v in desired.values()):
-            places = "、".join(query.regions)
-            years = "、".join(str(y) for y in query.years)
-            what = "targets for" if want == "plan" else "results of"
-            return Routing(frozenset(), reason=f"no indexed report of {places} gives {what} {years}")
+            return Routing(frozenset(), reason=RefusalReason(
+                "period_not_indexed", places=tuple(query.regions), years=tuple(query.years), period=want
+            ))
         desired = {d: want for d, v in desired.items()}
     elif query.intent in ("target", "achieved"):
-        want = "plan" if query.intent == "target" else "review"
-        desired = {d: want for d in candidates}
+        desired = {d: "plan" if query.intent == "target" else "review" for d in candidates}
     restrict = frozenset(candidates) if len(candidates) < len(metas) else None
     return Routing(restrict, desired_period=desired)
 

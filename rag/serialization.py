@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from rag.refusal import render_reason
 from rag.types import Answer, Citation, DocumentInfo, DocumentMeta, Hit, ParsedQuery, SearchResult
 
 
@@ -67,7 +68,7 @@ def search_to_dict(result: SearchResult) -> dict[str, Any]:
     return {
         "query": query_to_dict(result.query),
         "routed_doc_ids": list(result.routed_doc_ids),
-        "reason": result.reason,
+        "reason": render_reason(result.reason, "en") if result.reason else None,
         "hits": [hit_to_dict(h) for h in result.hits],
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
     }

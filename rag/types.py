@@ -179,8 +179,8 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     routed_doc_ids: tuple[str, ...] = ()
     """Documents automatic routing restricted the search to (empty: no routing)."""
-    reason: str | None = None
-    """Why no indexed report can answer, when routing found none (e.g. no report for 海珠区 2019)."""
+    reason: RefusalReason | None = None
+    """Why no indexed report can answer, when routing found none (e.g. no report of 海珠区 covers 2019)."""
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ def test_search_text_output_shows_the_routing_reason(index: Path, capsys: pytest
     assert main(["search", "海珠区2019年地区生产总值增长目标是多少?", "--index", str(index)]) == 0
     out = capsys.readouterr().out
     assert "regions=['海珠区'] years=[2019]" in out
-    assert "routing: no indexed report of 海珠区 covers 2019" in out
+    assert "routing: 海珠区2019年的报告不在已索引的文档中" in out  # worded in the question's language
 
 
 def test_docs_json(index: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, model_refusal, parse_reason, refusal, render_reason
+from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, model_refusal, refusal, render_reason
 from rag.types import ParsedQuery, RefusalReason
 
 ZH = ParsedQuery(text="问题", language="zh")
@@ -37,15 +37,13 @@ EN = ParsedQuery(text="q", language="en")
         (RefusalReason("figure_not_stated"), "the figure is not stated", "相关句子没有给出具体数字"),
     ],
 )
-def test_reasons_are_worded_in_both_languages_and_read_back(reason: RefusalReason, en: str, zh: str) -> None:
+def test_reasons_are_worded_in_both_languages(reason: RefusalReason, en: str, zh: str) -> None:
     assert render_reason(reason, "en") == en
     assert render_reason(reason, "zh") == zh
-    assert parse_reason(en) == reason
     answer = refusal(ZH, reason)
     assert answer.refused and answer.citations == ()
     assert answer.short_answer == "已索引的报告中没有找到答案"
     assert answer.answer == f"已索引的报告中没有找到这个问题的答案({zh})。"
-    assert refusal(ZH, en) == answer
 
 
 def test_refusal_in_english() -> None:
@@ -55,9 +53,9 @@ def test_refusal_in_english() -> None:
     assert answer.language == "en"
 
 
-def test_a_reason_of_unknown_form_is_shown_as_written() -> None:
-    assert parse_reason("something new") == RefusalReason("other", detail="something new")
-    assert refusal(ZH, "something new").answer == "已索引的报告中没有找到这个问题的答案(something new)。"
+def test_a_reason_worded_by_its_producer_is_shown_as_written() -> None:
+    other = RefusalReason("other", detail="something new")
+    assert refusal(ZH, other).answer == "已索引的报告中没有找到这个问题的答案(something new)。"
 
 
 def test_model_refusal_has_its_own_wording() -> None:

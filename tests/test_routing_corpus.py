@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from rag.pipeline import Pipeline, load_pipeline
+from rag.refusal import render_reason
 from rag.settings import Settings
 from rag.types import QueryFilters
 
@@ -203,7 +204,7 @@ UNROUTED = [
 def test_unindexed_region_or_year_routes_to_nothing(pipeline: Pipeline, question: str, named: str) -> None:
     result = pipeline.search(question, k=5)
     assert result.hits == ()
-    assert result.reason is not None and named in result.reason
+    assert result.reason is not None and named in render_reason(result.reason, "en")
     answer = pipeline.ask(question)
     assert answer.refused and not answer.citations
 

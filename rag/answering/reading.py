@@ -25,7 +25,7 @@ from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
 from rag.knowledge.bilingual import Lexicon, load_lexicon
 from rag.reader.base import Reader, ReaderPrecision, SpanProposal
-from rag.refusal import refusal
+from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, refusal
 from rag.text.sentences import split_sentences
 from rag.types import Answer, Hit, ParsedQuery
 
@@ -120,7 +120,7 @@ class ReaderAnswerer:
     def generate(self, query: ParsedQuery, hits: Sequence[Hit]) -> Answer:
         """Answer from the hits, or refuse."""
         if not hits:
-            return refusal(query, "no passages", hits)
+            return refusal(query, NO_PASSAGES, hits)
         if query.qtype == "comparison" and self.comparisons is not None:
             return self.comparisons.generate(query, hits)
         ranked, calibrator = self._read(query, hits)
@@ -129,7 +129,7 @@ class ReaderAnswerer:
                 fallback = self.fallback.generate(query, hits)
                 if fallback.refused or _agrees(fallback, ranked):
                     return fallback
-            return _with_backend(refusal(query, "low confidence", hits), self.name)
+            return _with_backend(refusal(query, LOW_CONFIDENCE, hits), self.name)
         best = ranked[0]
         evidence = _sentence_evidence(best)
         short = short_answer_text(best.text, query.language)
