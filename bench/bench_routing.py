@@ -1,4 +1,4 @@
-"""The 20 routing checks of tests/test_routing_corpus.py at full scale: over a real index (e.g. the 103
+"""The 20 routing checks of tests/test_routing_corpus.py (tests/fixtures/routing_checks.json) at full scale: over a real index (e.g. the 103
 government work reports + data/reports, e5 model), how many questions get the right report at rank 1, are routed
 to it alone and have all top-5 hits from it; unindexed region/year questions and empty filters must give no hits.
 
@@ -8,8 +8,6 @@ HF_HUB_OFFLINE=1 RAG_CACHE_DIR=/tmp/e5cache .venv/bin/python bench/bench_routing
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -21,13 +19,12 @@ SUBSTITUTES = {"江苏省": "台湾省"}
 of a region the "not indexed" checks name, they name this one instead (Taiwan has no report in the corpus)."""
 
 
-def _checks() -> Any:
-    """The questions and filters of the unit test (one source of truth)."""
-    spec = importlib.util.spec_from_file_location("test_routing_corpus", ROOT / "tests" / "test_routing_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _checks() -> dict[str, list[dict[str, Any]]]:
+    """The questions and filters the unit test runs over its excerpts (one source of truth)."""
+    data: dict[str, list[dict[str, Any]]] = json.loads(
+        (ROOT / "tests" / "fixtures" / "routing_checks.json").read_text(encoding="utf-8")
+    )
+    return data
 
 
 def main() -> None:
@@ -42,7 +39,9 @@ def main() -> None:
 
     from rag.index import index_exists
     from rag.pipeline import load_pipeline
+    from rag.refusal import render_reason
     from rag.settings import Settings
+    from rag.types import QueryFilters
 
     if not index_exists(args.index):
         raise SystemExit(f"no index at {args.index}")
@@ -57,37 +56,36 @@ def main() -> None:
         return text
 
     rows: list[dict[str, Any]] = []
-    for param in t.ROUTED:
-        question, doc_id = param.values
+    for check in t["routed"]:
+        question, doc_id = check["question"], check["doc_id"]
         r = pipeline.search(question, k=args.k)
         docs = [h.chunk.doc_id for h in r.hits]
         rows.append({
-            "id": param.id, "kind": "routed", "question": question, "expected": doc_id,
+            "id": check["id"], "kind": "routed", "question": question, "expected": doc_id,
             "rank1_ok": bool(docs) and docs[0] == doc_id,
             "routed_ok": r.routed_doc_ids == (doc_id,),
             "top_k_ok": len(docs) == args.k and set(docs) == {doc_id},
-            "routed": list(r.routed_doc_ids), "hits": docs, "reason": r.reason,
+            "routed": list(r.routed_doc_ids), "hits": docs, "reason": render_reason(r.reason, "en") if r.reason else None,
         })
-    for param in t.UNROUTED:
-        question, named = (swap(v) for v in param.values)
+    for check in t["unrouted"]:
+        question, named = swap(check["question"]), swap(check["named"])
         r = pipeline.search(question, k=args.k)
-        ok = not r.hits and r.reason is not None and named in r.reason
+        reason = render_reason(r.reason, "en") if r.reason else None
+        ok = not r.hits and reason is not None and named in reason
         rows.append({
-            "id": param.id, "kind": "unrouted", "question": question, "expected": f"no hits, reason naming {named}",
+            "id": check["id"], "kind": "unrouted", "question": question, "expected": f"no hits, reason naming {named}",
             "rank1_ok": ok, "routed_ok": ok, "top_k_ok": ok,
-            "routed": list(r.routed_doc_ids), "hits": [h.chunk.doc_id for h in r.hits], "reason": r.reason,
+            "routed": list(r.routed_doc_ids), "hits": [h.chunk.doc_id for h in r.hits], "reason": reason,
         })
-    for param in t.EMPTY_FILTERS:
-        (filters,) = param.values
-        if filters.region in swaps:
-            filters = dataclasses.replace(filters, region=swaps[filters.region])
-        fid = param.id
+    for check in t["empty_filters"]:
+        filters = QueryFilters(region=swaps.get(check["region"], check["region"]), year=check["year"])
+        fid = check["id"]
         r = pipeline.search("地区生产总值增长目标是多少?", k=args.k, filters=filters)
         ok = not r.hits
         rows.append({
             "id": f"filter-{fid}", "kind": "filter", "question": f"filters={filters}", "expected": "no hits",
             "rank1_ok": ok, "routed_ok": ok, "top_k_ok": ok,
-            "routed": list(r.routed_doc_ids), "hits": [h.chunk.doc_id for h in r.hits], "reason": r.reason,
+            "routed": list(r.routed_doc_ids), "hits": [h.chunk.doc_id for h in r.hits], "reason": render_reason(r.reason, "en") if r.reason else None,
         })
     result = {
         "index": str(args.index),

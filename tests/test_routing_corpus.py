@@ -150,27 +150,16 @@ _FIVE_YEAR_REVIEW_BUG = (
     "should keep only the reports planning it"
 )
 
+CHECKS = json.loads((Path(__file__).parent / "fixtures" / "routing_checks.json").read_text(encoding="utf-8"))
+"""The questions and filters (shared with bench/bench_routing.py, which runs them over the full corpus)."""
+KNOWN_BUGS = {"national-2018-zh": _RESOLUTION_BUG}
+
 ROUTED = [
-    pytest.param("2025年广东省政府工作报告提出的地区生产总值增长目标是多少?", GUANGDONG, id="guangdong-zh"),
-    pytest.param("What GDP growth target did Guangdong set for 2025?", GUANGDONG, id="guangdong-en"),
     pytest.param(
-        "2018年国务院政府工作报告中国内生产总值增长目标?", NAT_2018, id="national-2018-zh",
-        marks=pytest.mark.xfail(strict=True, reason=_RESOLUTION_BUG),
-    ),
-    pytest.param("What was China's GDP growth target for 2013?", NAT_2013, id="national-2013-en"),
-    pytest.param("2025年内蒙古自治区地区生产总值增长目标是多少?", INNER_MONGOLIA, id="inner-mongolia-zh"),
-    pytest.param("What GDP growth target did Inner Mongolia set for 2025?", INNER_MONGOLIA, id="inner-mongolia-en"),
-    pytest.param("2025年西藏地区生产总值预期增长多少?", TIBET, id="tibet-zh"),
-    pytest.param("What is Tibet's GDP growth target for 2025?", TIBET, id="tibet-en"),
-    pytest.param("2025年陕西省政府工作报告提出的生产总值增长目标是多少?", SHAANXI, id="shaanxi-zh"),
-    pytest.param("2025年山西省地区生产总值增长目标是多少?", SHANXI, id="shanxi-zh"),
-    pytest.param("What GDP growth target did Shaanxi set for 2025?", SHAANXI, id="shaanxi-en"),
-    pytest.param("What GDP growth target did Shanxi set for 2025?", SHANXI, id="shanxi-en"),
-    pytest.param("2025年国务院政府工作报告提出的国内生产总值增长目标是多少?", NAT_2025, id="national-2025-zh"),
-    pytest.param(
-        "What GDP growth target did the State Council set in its 2008 government work report?", NAT_2008,
-        id="national-2008-en",
-    ),
+        c["question"], c["doc_id"], id=c["id"],
+        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c["id"]])] if c["id"] in KNOWN_BUGS else [],
+    )
+    for c in CHECKS["routed"]
 ]
 
 
@@ -191,13 +180,7 @@ _UNDATED_FALLBACK_BUG = (
     "answered from that resolution instead of refused with 'no indexed report of 全国 covers 1990'"
 )
 
-UNROUTED = [
-    pytest.param("2025年江苏省政府工作报告提出的地区生产总值增长目标是多少?", "江苏省", id="jiangsu-not-indexed"),
-    pytest.param("What GDP growth target did Guangdong set for 2019?", "2019", id="guangdong-2019-not-indexed"),
-    pytest.param(
-        "1990年国务院政府工作报告提出的国民生产总值增长目标是多少?", "1990", id="national-1990-not-indexed",
-    ),
-]
+UNROUTED = [pytest.param(c["question"], c["named"], id=c["id"]) for c in CHECKS["unrouted"]]
 
 
 @pytest.mark.parametrize(("question", "named"), UNROUTED)
@@ -212,9 +195,7 @@ def test_unindexed_region_or_year_routes_to_nothing(pipeline: Pipeline, question
 # --------------------------------------------------------------------------------------------- filters
 
 EMPTY_FILTERS = [
-    pytest.param(QueryFilters(region="江苏省", year=2025), id="jiangsu-2025"),
-    pytest.param(QueryFilters(region="Guangdong", year=2019), id="guangdong-2019"),
-    pytest.param(QueryFilters(region="全国", year=1990), id="national-1990"),
+    pytest.param(QueryFilters(region=c["region"], year=c["year"]), id=c["id"]) for c in CHECKS["empty_filters"]
 ]
 
 
