@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,31 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import ROOT, machine, markdown_table, median, summary, write_results
+from harness import (
+    GWR_QUESTIONS,
+    free_port,
+    http_ok,
+    machine,
+    markdown_table,
+    median,
+    request_body,
+    server_process,
+    summary,
+    write_results,
+)
 
-# Questions a 103-report index can answer (national and provincial reports), Chinese and English.
-QUESTIONS = [
-    "江西25年gdp增速目标?",
-    "ningxia 2025 gdp target",
-    "2025年国务院政府工作报告提出的国内生产总值增长目标是多少?",
-    "What urban job creation target did the 2024 State Council report set?",
-    "2023年居民消费价格涨幅目标是多少?",
-    "What was the 2018 GDP growth target in the government work report?",
-    "广东省2025年地区生产总值增长目标",
-    "How much should the deficit-to-GDP ratio be in 2025?",
-    "四川省2025年城镇调查失业率控制在多少?",
-    "2021年政府工作报告提出的粮食产量目标是多少?",
-    "Zhejiang 2025 growth target",
-    "2020年政府工作报告为什么没有设定经济增长具体目标?",
-]
 LEVELS = (1, 8, 32)
 
 
 def one_request(client: httpx.Client, url: str, endpoint: str, question: str) -> tuple[int, float]:
     """(status, latency ms) of one POST to /v1/ask or /v1/search."""
-    payload: dict[str, Any] = {"question": question} if endpoint == "/v1/ask" else {"query": question, "k": 8}
     t0 = time.perf_counter()
-    resp = client.post(url + endpoint, json=payload)
+    resp = client.post(url + endpoint, json=request_body(endpoint, question))
     return resp.status_code, (time.perf_counter() - t0) * 1000
 
 
@@ -66,12 +58,12 @@ def run_level(url: str, endpoint: str, n_requests: int, concurrency: int, timeou
     results: list[tuple[int, float]] = []
     errors: Counter[str] = Counter()
     with httpx.Client(timeout=timeout, limits=limits, headers=headers) as client:
-        for q in QUESTIONS[:2]:  # warm the connection and the code path
+        for q in GWR_QUESTIONS[:2]:  # warm the connection and the code path
             one_request(client, url, endpoint, q)
 
         def work(i: int) -> None:
             try:
-                r = one_request(client, url, endpoint, QUESTIONS[i % len(QUESTIONS)])
+                r = one_request(client, url, endpoint, GWR_QUESTIONS[i % len(GWR_QUESTIONS)])
             except httpx.HTTPError as exc:
                 with lock:
                     errors[type(exc).__name__] += 1
@@ -97,12 +89,6 @@ def run_level(url: str, endpoint: str, n_requests: int, concurrency: int, timeou
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve_command(index: Path, port: int, backend: str | None) -> list[str]:
     """`rag serve --index DIR --port P`, through the benchmark's backend shim when a backend is given."""
     call = f"from cli.main import main; sys.exit(main(['serve', '--index', {str(index)!r}, '--host', '127.0.0.1', '--port', '{port}']))"
@@ -117,40 +103,26 @@ def serve_command(index: Path, port: int, backend: str | None) -> list[str]:
 @contextmanager
 def spawned_server(index: Path, backend: str | None, ready_timeout: float) -> Iterator[tuple[str, dict[str, float]]]:
     """A `rag serve` child on a free loopback port; yields its URL and start-up timings, stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAG_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(serve_command(index, port, backend), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     timings: dict[str, float] = {}
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited with {proc.returncode}")
-            try:
-                if "healthz_s" not in timings and httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    timings["healthz_s"] = round(time.perf_counter() - t0, 2)
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    timings["ready_s"] = round(time.perf_counter() - t0, 2)
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server not ready after {ready_timeout:.0f}s")
-            time.sleep(0.05)
+    t0 = time.perf_counter()
+
+    def ready() -> bool:
+        if "healthz_s" not in timings and http_ok(url + "/healthz", timeout=2):
+            timings["healthz_s"] = round(time.perf_counter() - t0, 2)
+        if not http_ok(url + "/readyz", timeout=2):
+            return False
+        timings["ready_s"] = round(time.perf_counter() - t0, 2)
+        return True
+
+    with server_process(serve_command(index, port, backend), env, ready, ready_timeout, poll_s=0.05):
         with httpx.Client(timeout=120) as client:
             for endpoint in ("/v1/search", "/v1/ask"):
-                _, ms = one_request(client, url, endpoint, QUESTIONS[2])
+                _, ms = one_request(client, url, endpoint, GWR_QUESTIONS[2])
                 timings[f"first_{endpoint.rsplit('/', 1)[1]}_ms"] = round(ms, 1)
         yield url, timings
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def sweep(url: str, levels: list[int], n_requests: int, timeout: float) -> list[dict[str, Any]]:

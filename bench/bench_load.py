@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import OFFLINE_ENV, ROOT, SAMPLE_REPORTS, machine, markdown_table, summary, write_results
+from harness import (
+    OFFLINE_ENV,
+    SAMPLE_REPORTS,
+    free_port,
+    http_ok,
+    machine,
+    markdown_table,
+    request_body,
+    server_process,
+    summary,
+    write_results,
+)
 
 # Questions the sample reports answer (and one they do not), Chinese and English.
 QUESTIONS = [
@@ -54,16 +63,6 @@ QUESTIONS = [
     "海珠区2018年政府工作报告为2018年设定的研发投入强度目标是多少?",
 ]
 ENDPOINTS = ("/v1/ask", "/v1/search")
-
-
-def _payload(endpoint: str, question: str) -> dict[str, Any]:
-    return {"question": question} if endpoint == "/v1/ask" else {"query": question, "k": 8}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float | None:
@@ -91,7 +90,7 @@ def serve(
     index: Path, env: dict[str, str], ready_timeout: float, reports: Path = SAMPLE_REPORTS
 ) -> Iterator[Server]:
     """`rag serve --index DIR` on a free loopback port until /readyz is 200; stopped (SIGINT, then kill) afterwards."""
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -105,30 +104,10 @@ def serve(
         str(port),
     ]
     full_env = {**os.environ, **OFFLINE_ENV, "RAG_REPORTS_DIR": str(reports), **env}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"rag serve exited with {proc.returncode} (run it by hand to see why)")
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"rag serve not ready after {ready_timeout:.0f} s")
-            time.sleep(0.1)
+    t0 = time.perf_counter()
+    with server_process(cmd, full_env, lambda: http_ok(url + "/readyz", timeout=5), ready_timeout, poll_s=0.1) as proc:
         yield Server(url, proc, round(time.perf_counter() - t0, 2))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -166,7 +145,7 @@ def _one(client: httpx.Client, url: str, i: int, tally: Tally) -> None:
     question = QUESTIONS[(i // 2) % len(QUESTIONS)]
     t0 = time.perf_counter()
     try:
-        resp = client.post(url + endpoint, json=_payload(endpoint, question))
+        resp = client.post(url + endpoint, json=request_body(endpoint, question))
     except httpx.HTTPError as exc:
         tally.record(endpoint, None, 0.0, type(exc).__name__)
         return
@@ -274,7 +253,7 @@ def limiter_phase(
             endpoint = ENDPOINTS[i % 2]
             with httpx.Client(timeout=60) as client:
                 try:
-                    resp = client.post(server.url + endpoint, json=_payload(endpoint, QUESTIONS[0]))
+                    resp = client.post(server.url + endpoint, json=request_body(endpoint, QUESTIONS[0]))
                 except httpx.HTTPError as exc:
                     with lock:
                         statuses[type(exc).__name__] += 1
@@ -299,7 +278,7 @@ def limiter_phase(
         if waits:
             time.sleep(min(waits[0], 10))
             recovered = httpx.post(
-                server.url + "/v1/search", json=_payload("/v1/search", QUESTIONS[0]), timeout=60
+                server.url + "/v1/search", json=request_body("/v1/search", QUESTIONS[0]), timeout=60
             ).status_code
     server_errors = sum(n for s, n in statuses.items() if s.isdigit() and int(s) >= 500)
     return {

@@ -1,15 +1,19 @@
-"""Shared by the benchmarks: percentiles, machine facts, result files, child processes and the embedding backend."""
+"""Shared by the benchmarks: percentiles, machine facts, result files, child processes, servers and the embedding
+backend. Standard library only (the peer's venv imports it too); httpx is imported where a server is probed."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,21 @@ SHARED = ROOT.parent / "shared"
 GWR_CORPUS = SHARED / "evaldata" / "gov_work_reports" / "normalized" / "corpus.jsonl"
 SAMPLE_REPORTS = ROOT / "data" / "reports"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# Questions a 103-report index can answer (national and provincial reports), Chinese and English.
+GWR_QUESTIONS = [
+    "江西25年gdp增速目标?",
+    "ningxia 2025 gdp target",
+    "2025年国务院政府工作报告提出的国内生产总值增长目标是多少?",
+    "What urban job creation target did the 2024 State Council report set?",
+    "2023年居民消费价格涨幅目标是多少?",
+    "What was the 2018 GDP growth target in the government work report?",
+    "广东省2025年地区生产总值增长目标",
+    "How much should the deficit-to-GDP ratio be in 2025?",
+    "四川省2025年城镇调查失业率控制在多少?",
+    "2021年政府工作报告提出的粮食产量目标是多少?",
+    "Zhejiang 2025 growth target",
+    "2020年政府工作报告为什么没有设定经济增长具体目标?",
+]
 
 
 def offline() -> None:
@@ -166,3 +185,52 @@ def fresh_model_cache(source: Path, target: Path) -> Path:
         if directory.is_dir() and not (target / directory.name).exists():
             shutil.copytree(directory, target / directory.name, copy_function=os.link)
     return target
+
+
+def request_body(endpoint: str, question: str) -> dict[str, Any]:
+    """The JSON body of a POST to /v1/ask or /v1/search (8 hits)."""
+    return {"question": question} if endpoint == "/v1/ask" else {"query": question, "k": 8}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for a server child to listen on)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_ok(url: str, timeout: float) -> bool:
+    """True when a GET of `url` answers 200; False on any other status or when nothing answers yet."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def server_process(
+    cmd: Sequence[str], env: Mapping[str, str], ready: Callable[[], bool], ready_timeout: float, poll_s: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`cmd` (a `rag serve`) started in the repository, output discarded, until `ready()` is true (polled every
+    `poll_s`); stopped afterwards (SIGINT, then kill after 20 s). Exits when it dies or is not ready in time."""
+    proc = subprocess.Popen(list(cmd), cwd=ROOT, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"rag serve exited with {proc.returncode} (run it by hand to see why)")
+            if ready():
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"rag serve not ready after {ready_timeout:.0f} s")
+            time.sleep(poll_s)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
