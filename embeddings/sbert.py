@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embeddings.errors import ModelUnavailableError
+from embeddings.lazy_model import LazyModel
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -34,8 +34,7 @@ class SentenceTransformerEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size
-        self._state: tuple[SentenceTransformer, int] | None = None  # (model, dimension) once loaded
-        self._lock = threading.Lock()
+        self._model = LazyModel(self._load_model)  # (model, dimension)
 
     @property
     def model_id(self) -> str:
@@ -45,11 +44,11 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         """Vector length (loads the model if needed)."""
-        return self._loaded()[1]
+        return self._model.get()[1]
 
     def load(self) -> None:
         """Load the model now; later calls do nothing. Raises ModelUnavailableError if it cannot be loaded."""
-        self._loaded()
+        self._model.get()
 
     def embed_documents(self, texts: list[str]) -> NDArray[np.float32]:
         """Embed passages with the passage prefix; texts beyond the model's max_seq_length are truncated."""
@@ -60,7 +59,7 @@ class SentenceTransformerEmbedder:
         return self._embed(texts, self._query_prefix)
 
     def _embed(self, texts: list[str], prefix: str) -> NDArray[np.float32]:
-        model, dimension = self._loaded()
+        model, dimension = self._model.get()
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
         vectors = model.encode(
@@ -73,15 +72,6 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def _loaded(self) -> tuple[SentenceTransformer, int]:
-        state = self._state
-        if state is None:
-            with self._lock:  # concurrent first requests load the model once
-                if self._state is None:
-                    self._state = self._load_model()
-                state = self._state
-        return state
-
     def _load_model(self) -> tuple[SentenceTransformer, int]:
         directory = self._model_dir
         if not directory.is_dir():
@@ -92,16 +82,7 @@ class SentenceTransformerEmbedder:
             raise ModelUnavailableError(
                 f"{directory} is not a sentence-transformers or transformers model directory"
             )
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelUnavailableError(
-                f"loading {directory} needs sentence-transformers — pip install sentence-transformers ({exc})"
-            ) from exc
-        try:
-            model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise ModelUnavailableError(f"cannot load the embedding model at {directory}: {exc}") from exc
+        model = load_sentence_transformer(directory)
         model.eval()
         get_dimension = (
             getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -112,3 +93,20 @@ class SentenceTransformerEmbedder:
                 f"the embedding model at {directory} does not report its output dimension"
             )
         return model, int(dimension)
+
+
+def load_sentence_transformer(directory: Path, what: str = "the embedding model") -> SentenceTransformer:
+    """The sentence-transformers model in `directory`, on CPU, from local files only.
+
+    Raises ModelUnavailableError (naming `what`) when sentence-transformers is missing or the model does not load.
+    """
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"loading {directory} needs sentence-transformers — pip install sentence-transformers ({exc})"
+        ) from exc
+    try:
+        return SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelUnavailableError(f"cannot load {what} at {directory}: {exc}") from exc
