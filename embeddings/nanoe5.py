@@ -39,6 +39,7 @@ from filelock import FileLock, Timeout
 from numpy.typing import NDArray
 
 from embeddings.errors import ModelUnavailableError
+from embeddings.files import fsync_path, fsync_tree
 from embeddings.sbert import load_sentence_transformer
 
 if TYPE_CHECKING:
@@ -621,21 +622,6 @@ def _write_manifest(directory: Path, provenance: Mapping[str, str], details: Map
     _write_json(directory / MANIFEST_NAME, manifest)
 
 
-def _fsync_path(path: Path) -> None:
-    if os.name == "nt" and path.is_dir():  # Windows cannot open a directory; NTFS journals renames itself
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in [*sorted(directory.rglob("*"), reverse=True), directory]:
-        _fsync_path(path)
-
-
 @contextlib.contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
     # filelock rather than fcntl so the package also imports on Windows; one instance per call, so threads of
@@ -688,9 +674,9 @@ def ensure_verified_dir(
         try:
             details = build(staging)
             _write_manifest(staging, provenance, details)
-            _fsync_tree(staging)
+            fsync_tree(staging)
             staging.rename(target)
-            _fsync_path(target.parent)
+            fsync_path(target.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -32,6 +32,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from numpy.typing import NDArray
 
+from embeddings.files import fsync_path as _fsync  # a module global: the crash tests patch it
 from rag.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -499,16 +500,6 @@ def _collect_garbage(index_dir: Path, keep: str) -> None:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def _fsync(path: Path) -> None:
-    if os.name == "nt" and path.is_dir():  # Windows cannot open a directory; NTFS journals renames itself
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def document_to_json(doc: Document) -> dict[str, Any]:
