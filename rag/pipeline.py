@@ -43,6 +43,25 @@ from rag.types import (
 )
 from rag.vector_store import VectorFilter, VectorStore, load_vector_store
 
+EMBED_GROUP_PASSAGES = 256
+"""Passages of consecutive documents embedded in one call: short documents no longer pay a call each."""
+
+
+def _embedding_groups(
+    todo: Sequence[tuple[Document, list[Chunk]]], passages: int
+) -> Iterator[list[tuple[Document, list[Chunk]]]]:
+    """Consecutive documents with about `passages` passages between them (a longer document alone)."""
+    group: list[tuple[Document, list[Chunk]]] = []
+    size = 0
+    for item in todo:
+        group.append(item)
+        size += len(item[1])
+        if size >= passages:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
 
 def passage_text(document: Document, chunk: Chunk) -> str:
     """What is embedded and indexed for a chunk: the report title and section give it context."""
@@ -137,20 +156,29 @@ class Pipeline:
         if todo:
             with self._write, _writer_lock(self.index_dir), _progress(total, progress) as bar:
                 last_save = last_publish = time.monotonic()
-                for doc, chunks in todo:
-                    texts = [passage_text(doc, c) for c in chunks]
-                    tokens = [self.tokenizer.tokenize(t) for t in texts]
+                publish_cost = 0.0
+                for group in _embedding_groups(todo, EMBED_GROUP_PASSAGES):
+                    texts = [passage_text(doc, c) for doc, chunks in group for c in chunks]
                     vectors = self.embedder.embed_documents(texts) if texts else self.store.vectors[:0]
-                    (updated if doc.doc_id in self.store.documents else added).append(doc.doc_id)
-                    self._upsert(doc, chunks, tokens, vectors)
-                    embedded += len(chunks)
-                    bar.update(len(chunks))
+                    at = 0
+                    for doc, chunks in group:
+                        mine = slice(at, at + len(chunks))
+                        at += len(chunks)
+                        tokens = [self.tokenizer.tokenize(t) for t in texts[mine]]
+                        (updated if doc.doc_id in self.store.documents else added).append(doc.doc_id)
+                        self._upsert(doc, chunks, tokens, vectors[mine])
+                        embedded += len(chunks)
+                        bar.update(len(chunks))
                     if time.monotonic() - last_save > self.checkpoint_seconds:
                         self._save()
                         last_save = time.monotonic()
-                    if time.monotonic() - last_publish > self.publish_seconds:
+                    # Publishing rebuilds the readers' snapshot, which grows with the index: keep it under
+                    # about a tenth of the ingest time however large the index gets.
+                    if time.monotonic() - last_publish > max(self.publish_seconds, 10 * publish_cost):
+                        started = time.monotonic()
                         self.publish()
                         last_publish = time.monotonic()
+                        publish_cost = last_publish - started
                 self._save()
                 self.publish()
         elif not index_exists(self.index_dir) and not self._shared():

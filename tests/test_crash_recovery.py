@@ -50,7 +50,7 @@ CHILD = textwrap.dedent(
 
         def embed_documents(self, texts):
             calls.append(1)
-            if len(calls) == 2:  # one document embedded in memory, none saved
+            if len(calls) == 1:  # killed while embedding the new documents, before anything is saved
                 stop_here("embedding")
             return real_embed(self, texts)
 
