@@ -1,4 +1,4 @@
-"""A small in-memory stand-in for rag.pipeline.Pipeline, for API, server and widget tests.
+"""A small in-memory stand-in for rag.pipeline.Pipeline (and a TestClient of the API over it), for API, server and widget tests.
 
 Run `python -m tests.api_fakes --port 8123` (from the repo root) to serve the API over it (used by the server/browser tests).
 """
@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 
 from rag.errors import DocumentNotFoundError, DocumentReadError, InvalidQuestionError
 from rag.types import (
@@ -28,6 +29,9 @@ from rag.types import (
     SearchResult,
     Turn,
 )
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 HAIZHU_ID = "001_haizhu_2018.txt"
 HAIZHU_TEXT = (
@@ -100,7 +104,7 @@ class FakePipeline:
         self.fail_with: Exception | None = None
 
     @classmethod
-    def with_samples(cls, **kwargs: float) -> FakePipeline:
+    def with_samples(cls, **kwargs: float) -> Self:
         """The Haizhu report and a document full of markup that must never execute."""
         return cls([make_document(HAIZHU_ID, HAIZHU_TEXT), make_document(XSS_ID, XSS_TEXT)], **kwargs)
 
@@ -241,6 +245,30 @@ class FakePipeline:
             time.sleep(self.stream_delay_s)
             yield answer.answer[i : i + 4]
         yield answer
+
+
+class RecordingPipeline(FakePipeline):
+    """The fake pipeline, remembering which files uploads handed to ingest."""
+
+    def __init__(self, docs: Iterable[Document] = (), **kwargs: float) -> None:
+        super().__init__(docs, **kwargs)
+        self.ingested: list[Path] = []
+
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+        """Record the paths, then ingest like the fake."""
+        self.ingested.extend(paths)
+        return super().ingest(paths, progress=progress)
+
+
+def fake_client(pipeline: FakePipeline, **settings: Any) -> TestClient:
+    """A TestClient of the API over `pipeline` (rate limit off unless set); server errors come back as 500s."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from rag.settings import Settings
+
+    settings.setdefault("rate_limit_per_minute", 0)
+    return TestClient(create_app(Settings(**settings), pipeline=pipeline), raise_server_exceptions=False)
 
 
 def _serve() -> None:

@@ -6,49 +6,27 @@ from __future__ import annotations
 import hmac
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_fakes import HAIZHU_ID, FakePipeline
+from api_fakes import HAIZHU_ID, RecordingPipeline, fake_client
 from fastapi.testclient import TestClient
-
-from api import create_app
-from rag.settings import Settings
-from rag.types import IngestReport
 
 KEYS = ["key-one-7f3a9c", "key-two-51be0d"]
 WRONG = "key-wrong-c0ffee"
 PROBLEM = "application/problem+json"
 
 
-class RecordingPipeline(FakePipeline):
-    """The fake pipeline, remembering the files uploads handed to ingest."""
-
-    def __init__(self, docs: Iterable[Any] = (), **kwargs: float) -> None:
-        super().__init__(docs, **kwargs)
-        self.ingested: list[Path] = []
-
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-        """Record the paths (and that the file was there), then ingest like the fake."""
-        self.ingested.extend(paths)
-        return super().ingest(paths, progress=progress)
-
-
 @pytest.fixture
 def fake() -> RecordingPipeline:
-    return RecordingPipeline(FakePipeline.with_samples()._docs.values())
-
-
-def _client(fake: FakePipeline, **settings: Any) -> TestClient:
-    settings.setdefault("rate_limit_per_minute", 0)
-    return TestClient(create_app(Settings(**settings), pipeline=fake), raise_server_exceptions=False)
+    return RecordingPipeline.with_samples()
 
 
 @pytest.fixture
 def client(fake: RecordingPipeline) -> Iterator[TestClient]:
-    with _client(fake, api_keys=KEYS) as c:
+    with fake_client(fake, api_keys=KEYS) as c:
         yield c
 
 
@@ -142,7 +120,7 @@ def test_keys_never_reach_the_log_or_an_error_body(
     fake: RecordingPipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with _client(fake, api_keys=KEYS, rate_limit_per_minute=2) as c:
+    with fake_client(fake, api_keys=KEYS, rate_limit_per_minute=2) as c:
         bodies = [
             c.delete(f"/v1/documents/{HAIZHU_ID}", headers=bearer(WRONG)).text,
             c.get("/v1/documents", headers=bearer(WRONG)).text,
@@ -175,7 +153,7 @@ def test_keys_never_reach_the_log_or_an_error_body(
     ids=["read", "422", "401", "403"],
 )
 def test_cors_allow_list_on_answers_and_errors(fake: RecordingPipeline, request_: Any, status: int) -> None:
-    with _client(fake, api_keys=KEYS, cors_origins=["https://good.example"]) as c:
+    with fake_client(fake, api_keys=KEYS, cors_origins=["https://good.example"]) as c:
         good = request_(c, {"Origin": "https://good.example"})
         assert good.status_code == status
         assert good.headers["access-control-allow-origin"] == "https://good.example"
@@ -186,7 +164,7 @@ def test_cors_allow_list_on_answers_and_errors(fake: RecordingPipeline, request_
 
 
 def test_cors_preflight_for_writes_only_from_allowed_origins(fake: RecordingPipeline) -> None:
-    with _client(fake, api_keys=KEYS, cors_origins=["https://good.example"]) as c:
+    with fake_client(fake, api_keys=KEYS, cors_origins=["https://good.example"]) as c:
         ask = {"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "authorization"}
         good = c.options(f"/v1/documents/{HAIZHU_ID}", headers={"Origin": "https://good.example", **ask})
         assert (
@@ -235,7 +213,7 @@ def test_uploads_cannot_write_outside_the_upload_folder(
 
     monkeypatch.setattr("api.routes_documents.tempfile.mkdtemp", mkdtemp)
     victim = tmp_path / "uploads" / "outside.txt"  # where "../outside.txt" from inside the folder would land
-    with _client(fake) as c:
+    with fake_client(fake) as c:
         resp = _upload(c, name)
         assert resp.status_code in (202, 415), resp.text
         if resp.status_code == 202:

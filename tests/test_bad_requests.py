@@ -5,50 +5,29 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_fakes import FakePipeline
+from api_fakes import RecordingPipeline, fake_client
 from fastapi.testclient import TestClient
 
-from api import create_app
 from api.routes_documents import safe_filename
-from rag.settings import Settings
 from rag.types import IngestReport
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
 
 
-class RecordingPipeline(FakePipeline):
-    """The fake pipeline, remembering which files uploads handed to ingest."""
-
-    def __init__(self, docs: Iterable[Any] = (), **kwargs: float) -> None:
-        super().__init__(docs, **kwargs)
-        self.ingested: list[Path] = []
-
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-        """Record the paths, then ingest like the fake."""
-        self.ingested.extend(paths)
-        return super().ingest(paths, progress=progress)
-
-
 @pytest.fixture
 def fake() -> RecordingPipeline:
-    samples = FakePipeline.with_samples()
-    return RecordingPipeline(samples._docs.values())
-
-
-def _client(fake: FakePipeline, **settings: Any) -> TestClient:
-    settings.setdefault("rate_limit_per_minute", 0)
-    return TestClient(create_app(Settings(**settings), pipeline=fake), raise_server_exceptions=False)
+    return RecordingPipeline.with_samples()
 
 
 @pytest.fixture
 def client(fake: RecordingPipeline) -> Iterator[TestClient]:
-    with _client(fake) as c:
+    with fake_client(fake) as c:
         yield c
 
 
@@ -327,7 +306,7 @@ def test_upload_name_without_a_supported_type_is_415(
 
 
 def test_oversized_upload_is_413_whether_declared_or_streamed(fake: RecordingPipeline) -> None:
-    with _client(fake, max_upload_bytes=10_000) as c:
+    with fake_client(fake, max_upload_bytes=10_000) as c:
         assert_problem(
             c.post("/v1/documents", files={"file": ("big.txt", b"x" * 20_000, "text/plain")}), 413, "10,000"
         )
