@@ -102,6 +102,8 @@ class FakePipeline:
         self.stream_delay_s = stream_delay_s
         self.asked: list[tuple[str, QueryFilters | None, tuple[Turn, ...]]] = []
         self.fail_with: Exception | None = None
+        self.ingest_gate: threading.Event | None = None
+        """When set, ingest waits for the event (a test holds a job "running" for as long as it needs)."""
 
     @classmethod
     def with_samples(cls, **kwargs: float) -> Self:
@@ -112,6 +114,8 @@ class FakePipeline:
     def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
         """Read .txt/.md files (and JSONL records) into memory."""
         time.sleep(self.ingest_delay_s)
+        if self.ingest_gate is not None:
+            self.ingest_gate.wait(timeout=60)
         docs: list[Document] = []
         failed: list[tuple[str, str]] = []
         files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]

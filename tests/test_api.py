@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,7 +233,8 @@ def wait_job(client: TestClient, url: str, headers: dict[str, str] | None = None
 
 
 def test_upload_job_lifecycle(tmp_path: Path) -> None:
-    fake = FakePipeline.with_samples(ingest_delay_s=0.3)
+    fake = FakePipeline.with_samples()
+    fake.ingest_gate = threading.Event()  # the job stays running until the test has seen it running
     report = "越秀区2019年政府工作报告\n今年预期目标是:地区生产总值增长6.5%。\n"
     with make_client(fake) as c:
         resp = c.post(
@@ -244,6 +246,7 @@ def test_upload_job_lifecycle(tmp_path: Path) -> None:
         assert job["filename"] == "越秀区 2019.txt"
         assert resp.headers["location"] == job["status_url"]
         assert c.get(job["status_url"]).json()["status"] in ("queued", "running")
+        fake.ingest_gate.set()
         done = wait_job(c, job["status_url"])
         assert done["status"] == "done" and done["doc_ids"] == ["越秀区 2019.txt"]
         assert done["report"]["added"] == ["越秀区 2019.txt"]
