@@ -91,6 +91,8 @@ def _warm_start_flags(config: Mapping[str, Any]) -> str:
         flags += f" --code-switch-rate {config['code_switch_rate']}"
     if config.get("original_rate", 1.0) != 1.0:
         flags += f" --original-rate {config['original_rate']}"
+    if config.get("inline_chinese_rate"):
+        flags += f" --inline-chinese-rate {config['inline_chinese_rate']}"
     if config.get("init_from"):
         flags += f" --lr-encoder {config.get('lr_encoder')} --lr-head {config.get('lr_head')}"
     return flags
@@ -111,7 +113,7 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "## Training",
         "",
         "Command: `python -m rag.reader.training --out out/reader-train --epochs "
-        f"{config.get('epochs', '?')}{_warm_start_flags(config)}` (seed {config.get('seed', '?')}), then "
+        f"{config.get('epochs', '?')}{_warm_start_flags(config)} --seed {config.get('seed', '?')}`, then "
         "`python -m rag.answering.calibration_fit --weights <export>` (Chinese) and "
         "`… --english ../shared/evaldata/xquad/normalized` (English, odd XQuAD articles) or `… --code-switched`.",
         "",
