@@ -167,6 +167,20 @@ def rescore_hits(
     return [Hit(h.chunk, h.meta, float(s), rank) for rank, (s, h) in enumerate(scored, start=1)]
 
 
+def required_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
+    """Per document, the one part of the report (review/plan) an answer must come from, where that is certain:
+    the question says "target"/"actual" in so many words, or every year it names falls in the same part of that
+    report (a 2024 question of a 2025 report: its review of 2024, never its 2025 plan). Elsewhere no constraint."""
+    if query.intent_explicit:
+        return desired_periods(query, hits)
+    out: dict[str, str] = {}
+    for hit in hits:
+        kinds = {k for y in query.years if (k := year_relevance(hit.meta, y))}
+        if len(kinds) == 1 and len(query.years) == sum(1 for y in query.years if year_relevance(hit.meta, y)):
+            out[hit.chunk.doc_id] = kinds.pop()
+    return out
+
+
 def desired_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
     """Per document, the part of the report (review/plan) the question's intent and year point at."""
     out: dict[str, str] = {}

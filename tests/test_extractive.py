@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import assert_citations_exact
 
-from rag.evidence import desired_periods
+from rag.evidence import desired_periods, required_periods
 from rag.generators.extractive import figure_value
 from rag.pipeline import Pipeline
 from rag.types import Answer, Chunk, DocumentMeta, Hit, ParsedQuery, Turn
@@ -225,6 +225,18 @@ def test_desired_periods() -> None:
     assert desired_periods(_query(years=(2018,), intent="achieved", intent_explicit=True), hits) == {"a": "review"}
     assert desired_periods(_query(intent="target"), hits) == {"a": "plan"}
     assert desired_periods(_query(), hits) == {}
+
+
+def test_required_periods_only_where_certain() -> None:
+    report_2025 = DocumentMeta(title="t", year=2025, review_years=(2020, 2021, 2022, 2023, 2024), plan_year=2025)
+    hits = [_hit("a", report_2025)]
+    assert required_periods(_query(years=(2024,)), hits) == {"a": "review"}  # the 2024 result, never the 2025 plan
+    assert required_periods(_query(years=(2025,)), hits) == {"a": "plan"}
+    assert required_periods(_query(years=(2024, 2025)), hits) == {}  # both parts asked about
+    assert required_periods(_query(years=(2024, 2030)), hits) == {}  # a year the report does not cover
+    assert required_periods(_query(), hits) == {}
+    assert required_periods(_query(intent="target"), hits) == {}  # an implied intent is no certainty
+    assert required_periods(_query(years=(2024,), intent="target", intent_explicit=True), hits) == {"a": "plan"}
 
 
 def test_figure_value() -> None:

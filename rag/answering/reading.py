@@ -20,7 +20,7 @@ from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, f
 from rag.answering.rephrasing import reader_question
 from rag.answering.spans import is_bare_unit, short_answer_text, snapped_proposal
 from rag.citations import cited_answer
-from rag.evidence import Evidence, desired_periods
+from rag.evidence import Evidence, required_periods
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
 from rag.knowledge.bilingual import Lexicon, load_lexicon
@@ -105,9 +105,9 @@ class ReaderAnswerer:
             seen.add(key)
             features = features_of(figure_wanted, tidy)
             out.append(ScoredSpan(hit, tidy, calibrator.confidence(features), features))
-        # Routing's period signal: a question that says "target" (or "actual") in so many words is answered
-        # only from the plan (or review) part of a report, never with the other part's figure.
-        periods = desired_periods(query, passages) if query.intent_explicit else {}
+        # Routing's period signal: a question that says "target" (or "actual") in so many words, or whose years
+        # all fall in one part of a report, is answered only from that part, never with the other part's figure.
+        periods = required_periods(query, passages)
 
         def period_fits(s: ScoredSpan) -> bool:
             want = periods.get(s.hit.chunk.doc_id)
