@@ -159,8 +159,7 @@ def run_json_child(cmd: Sequence[str], env: dict[str, str] | None = None) -> dic
 def select_backend(backend: str, *, cache_vectors: bool | None = None) -> None:
     """Make `rag.pipeline.load_pipeline` build the e5 embedder on `backend` (and with/without the vector cache).
 
-    A benchmark-only shim for as long as load_pipeline does not pass RAG_EMBEDDING_BACKEND on itself: it
-    only fills in keyword arguments the pipeline does not pass, so it is a no-op once it does.
+    The benchmark's own `--backend` wins over `RAG_EMBEDDING_BACKEND`, which `load_pipeline` passes on.
     """
     import embeddings.base
     import rag.pipeline
@@ -168,9 +167,9 @@ def select_backend(backend: str, *, cache_vectors: bool | None = None) -> None:
     original: Callable[..., Any] = embeddings.base.load_embedder
 
     def load_embedder(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("backend", backend)
+        kwargs["backend"] = backend
         if cache_vectors is not None:
-            kwargs.setdefault("cache_vectors", cache_vectors)
+            kwargs["cache_vectors"] = cache_vectors
         return original(*args, **kwargs)
 
     rag.pipeline.load_embedder = load_embedder  # type: ignore[attr-defined]
