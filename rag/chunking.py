@@ -20,7 +20,10 @@ _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^[(（]\d{1,2}[)）]")),
 )
 # A bare heading such as "2012年工作回顾" or "附件" (short, no sentence punctuation).
-_BARE_HEADING = re.compile(rf"^(?:{YEAR}年.{{0,12}}(?:回顾|安排|计划|任务|总结)|名词解释|附件[::]?)$")
+_BARE_HEADING = re.compile(
+    rf"^(?:{YEAR}年[^。，,;；:：!?！？]{{0,12}}(?:回顾|安排|计划|任务|总结)[^。，,;；:：!?！？\s]{{0,4}}|名词解释|附件[::]?)$"
+)
+"""An unnumbered top heading: "2024年工作回顾", "2025年工作安排建议" (a short tail after the key word)."""
 _INLINE_HEADING = re.compile(rf"\s+(?=(?:[{_CN_NUM}]+、|[(（][{_CN_NUM}]+[)）])\S)")
 _MAX_HEADING_CHARS = 40
 

@@ -58,6 +58,8 @@ def _chunk_with(chunks: list[Chunk], needle: str) -> Chunk:
         ("名词解释", 0),
         ("2012年工作回顾", 0),
         ("2013年工作安排", 0),
+        ("2025年工作安排建议", 0),
+        ("2025年主要任务和措施", 0),
         ("附件", 0),
         ("  一、2017年工作回顾  ", 1),
     ],
@@ -72,6 +74,7 @@ def test_heading_levels(line: str, level: int) -> None:
         "",
         "   ",
         "过去一年,区政府把学习宣传贯彻落实党的十九大精神作为首要政治任务。",
+        "2024年计划完成投资,超额完成任务。",
         # A numbered item that runs on into a sentence is a list item, not a heading.
         "一、加快发展。全年新增市场主体1.2万户,增长15%。",
         "1.5亿元用于老旧小区改造",  # 1.5 is a number, not "1."
