@@ -18,9 +18,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-_PARENTHETICAL = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|[^\s]*")
-_UNUSABLE = re.compile(r"^(?:CL:|surname |variant of|old variant|see |abbr\.|also written|erhua variant|used in |pr\.)")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+CEDICT_NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|[^\s]*")
+"""The parts of a CC-CEDICT definition that are notes, not English: "(of a person)", "[pin1 yin1]", "|traditional"."""
+CEDICT_REFERENCE = re.compile(r"^(?:CL:|surname |variant of|old variant|see |abbr\.|also written|erhua variant|used in )")
+"""A CC-CEDICT definition that points elsewhere (classifier, surname, variant, cross-reference) instead of translating."""
+CJK = re.compile(r"[\u3400-\u9fff]")
 _ENGLISH_WORD = re.compile(r"[A-Za-z]+(?:[-'][A-Za-z]+)*")
 _CONTENT_TAGS = ("n", "v", "a", "m", "t", "s", "j", "i", "l", "q", "b", "z", "vn", "an", "eng")
 _NOT_CONTENT_TAGS = ("r", "u", "p", "c", "d", "y", "e", "o", "h", "k", "x", "f")
@@ -42,10 +44,10 @@ class Rendering:
 
 def _phrases(definition: str) -> list[str]:
     """The English phrases one CC-CEDICT definition offers ("to win; to triumph" → win, triumph)."""
-    if _UNUSABLE.match(definition):
+    if CEDICT_REFERENCE.match(definition) or definition.startswith("pr."):  # "pr." = a pronunciation note
         return []
-    text = _PARENTHETICAL.sub("", definition)
-    if _CJK.search(text):
+    text = CEDICT_NOTES.sub("", definition)
+    if CJK.search(text):
         return []
     out = []
     for part in re.split(r"[;,]", text):
@@ -105,9 +107,9 @@ class Lexicon:
         while i < len(words):
             for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
                 first, last = words[i], words[i + n - 1]
-                if text[first.start() : last.end()] != " ".join(w.group() for w in words[i : i + n]):
-                    continue  # the words are not one run separated by single spaces
                 phrase = " ".join(w.group() for w in words[i : i + n])
+                if text[first.start() : last.end()] != phrase:
+                    continue  # the words are not one run separated by single spaces
                 if n == 1 and phrase.lower() in self._stop_words:
                     continue
                 chinese = self.lookup(phrase.lower())
@@ -146,7 +148,7 @@ def load_lexicon() -> Lexicon | None:
 
 def with_chinese(question: str, lexicon: Lexicon | None) -> str:
     """The question with the Chinese word after each English phrase that has one ("Who won Super Bowl
-    50?" → "Who won Super Bowl 超级杯 50?"); unchanged without a lexicon.
+    50?" → "Who won 韩元 Super Bowl 超级碗 50?": "won" is also the Korean currency); unchanged without a lexicon.
 
     Inline beats a list of the words at the end or at the start, and replacing the English: measured on
     300 XQuAD en→zh questions, reader alone on the gold passage, EM / F1 0.350 / 0.526 inline, 0.343 /

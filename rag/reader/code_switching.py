@@ -14,9 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-_PARENTHETICAL = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|[^\s]*")
-_UNUSABLE = re.compile(r"^(?:CL:|surname |variant of|old variant|see |abbr\.|also written|erhua variant|used in )")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+from rag.knowledge.bilingual import CEDICT_NOTES, CEDICT_REFERENCE, CJK
 
 
 @dataclass(frozen=True)
@@ -31,13 +29,13 @@ def english_gloss(definitions: Iterable[str]) -> str | None:
     """The first usable English definition, shortened; "" when the word only marks grammar."""
     only_grammar = False
     for raw in definitions:
-        if _UNUSABLE.match(raw):
+        if CEDICT_REFERENCE.match(raw):
             continue
-        text = _PARENTHETICAL.sub("", raw).split(",")[0].replace("?", "").strip(" ;,.")
+        text = CEDICT_NOTES.sub("", raw).split(",")[0].replace("?", "").strip(" ;,.")
         if not text:
             only_grammar = True
             continue
-        if _CJK.search(text):
+        if CJK.search(text):
             continue
         if text.startswith("to ") and len(text) > 3:
             text = text[3:]
