@@ -175,9 +175,9 @@ def required_periods(query: ParsedQuery, hits: Sequence[Hit]) -> dict[str, str]:
         return desired_periods(query, hits)
     out: dict[str, str] = {}
     for hit in hits:
-        kinds = {k for y in query.years if (k := year_relevance(hit.meta, y))}
-        if len(kinds) == 1 and len(query.years) == sum(1 for y in query.years if year_relevance(hit.meta, y)):
-            out[hit.chunk.doc_id] = kinds.pop()
+        kinds = [year_relevance(hit.meta, y) for y in query.years]
+        if kinds and kinds[0] is not None and all(k == kinds[0] for k in kinds):  # every year, the same part
+            out[hit.chunk.doc_id] = kinds[0]
     return out
 
 

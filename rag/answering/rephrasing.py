@@ -12,11 +12,11 @@ each English phrase that has one (`rag.knowledge.bilingual`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.knowledge.bilingual import Lexicon, load_lexicon, with_chinese
-from rag.knowledge.vocabulary import match_glossary
+from rag.knowledge.vocabulary import GlossaryEntry, match_glossary
 from rag.types import Language, ParsedQuery
 
 _ZH_QUESTION_WORD = re.compile(r"什么|多少|哪|几|谁|何|吗|怎|是否|有没有|如何|为什么|多大|多高|多长|多快")
@@ -39,8 +39,9 @@ class ReaderQuestion:
 
 def reader_question(query: ParsedQuery, lexicon: Callable[[], Lexicon | None] = load_lexicon) -> ReaderQuestion:
     """The question as the reader should read it (`lexicon` is asked only for an English question)."""
-    if query.language == "zh" or match_glossary(query.text, "en"):
-        return ReaderQuestion(_in_report_vocabulary(query), "zh")
+    entries = match_glossary(query.text, "en")
+    if query.language == "zh" or entries:
+        return ReaderQuestion(_in_report_vocabulary(query, entries), "zh")
     return ReaderQuestion(english_reader_text(query.text, lexicon), "en")
 
 
@@ -50,8 +51,8 @@ def english_reader_text(question: str, lexicon: Callable[[], Lexicon | None] = l
     return with_chinese(question, lexicon())
 
 
-def _in_report_vocabulary(query: ParsedQuery) -> str:
-    entries = match_glossary(query.text, "en")
+def _in_report_vocabulary(query: ParsedQuery, entries: Sequence[GlossaryEntry]) -> str:
+    """The question in the reports' words, given the glossary entries its English terms matched."""
     figure = query.qtype == "numeric" or bool(query.metrics)
     if query.language == "zh":
         text = query.text
