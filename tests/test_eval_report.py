@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,56 @@ def test_html_escapes_everything_and_is_self_contained() -> None:
     assert not re.search(r"(src|href)=[\"']?https?:", page)
     assert "<svg" in page and "n/a" in page  # citation_precision of the en-only chart etc.
     assert "✓" in page and "✗" in page
+
+
+class _Tags(HTMLParser):
+    """The start tags, attribute names and text of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes.update(name for name, _ in attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_escapes_every_field_the_template_shows() -> None:
+    payload = "<img src=x onerror=alert(1)>\"'"
+    item = replace(
+        ITEMS[1],
+        id=f"q{payload}",
+        lang=f"zh{payload}",
+        type=f"numeric{payload}",
+        difficulty=f"hard{payload}",
+        gold=(f"169名{payload}",),
+        refused=True,
+        short_answer=f"拒{payload}",
+        citations=(CitedQuote(f"doc{payload}", f"quote{payload}"),),
+    )
+    failed = replace(ITEMS[0], id="q9", error=f"boom{payload}")
+    page = render_html(build_report((item, failed), {"gold": f"dev{payload}", "n": 2}).to_dict())
+    parsed = _Tags()
+    parsed.feed(page)
+    assert "img" not in parsed.tags and not [a for a in parsed.attributes if a.startswith("on")]
+    text = "".join(parsed.text)
+    for field in ("q", "zh", "numeric", "hard", "169名", "拒", "doc", "quote", "boom", "dev"):
+        assert f"{field}{payload}" in text
+    assert "[refused]" in text and "error: boom" in text
+
+
+def test_report_templates_ship_in_the_package() -> None:
+    root = Path(__file__).resolve().parents[1]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["eval"]
+    templates = sorted((root / "eval" / "templates").iterdir())
+    assert templates and all(any(t.relative_to(root / "eval").match(g) for g in globs) for t in templates)
+    assert any(d.lower().startswith("jinja2") for d in pyproject["project"]["dependencies"])
 
 
 def test_markdown_lists_wrong_items() -> None:
