@@ -57,7 +57,7 @@ def pipeline_passages(paths: list[Path], count: int) -> list[str]:
 
 def child_main(args: argparse.Namespace) -> None:
     """Load one backend, warm it up, time `runs` passes over the passages; print JSON, save the vectors."""
-    from embeddings.base import load_embedder
+    from embeddings.factory import load_embedder
     from rag.settings import Settings
 
     passages: list[str] = json.loads(Path(args.passages_file).read_text(encoding="utf-8"))

@@ -161,10 +161,10 @@ def select_backend(backend: str, *, cache_vectors: bool | None = None) -> None:
 
     The benchmark's own `--backend` wins over `RAG_EMBEDDING_BACKEND`, which `load_pipeline` passes on.
     """
-    import embeddings.base
+    import embeddings.factory
     import rag.pipeline
 
-    original: Callable[..., Any] = embeddings.base.load_embedder
+    original: Callable[..., Any] = embeddings.factory.load_embedder
 
     def load_embedder(*args: Any, **kwargs: Any) -> Any:
         kwargs["backend"] = backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings.base import Embedder, load_embedder
+from embeddings.base import Embedder
+from embeddings.factory import load_embedder
 
 __all__ = ["Embedder", "load_embedder"]

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     args = parser.parse_args(argv)
-    from rag.reader.base import load_reader
+    from rag.reader.factory import load_reader
 
     spec = EXTERNAL_SETS[args.set]
     items = sample_items(load_gold(args.evaldata / spec.qa), args.limit, args.seed)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from embeddings.base import Embedder, load_embedder
+from embeddings.base import Embedder
+from embeddings.factory import load_embedder
 from rag.chunking import chunk_document
 from rag.conversation import resolve_follow_up
 from rag.errors import InvalidQuestionError
@@ -29,6 +30,7 @@ from rag.reranking import NoopReranker, Reranker, load_reranker
 from rag.retrieval import RetrievalWeights, Retriever, Routing
 from rag.settings import Settings
 from rag.snapshot import Snapshot
+from rag.stores.factory import load_vector_store
 from rag.types import (
     Answer,
     Chunk,
@@ -41,7 +43,7 @@ from rag.types import (
     SearchResult,
     Turn,
 )
-from rag.vector_store import VectorFilter, VectorStore, load_vector_store
+from rag.vector_store import VectorFilter, VectorStore
 
 EMBED_GROUP_PASSAGES = 256
 """Passages of consecutive documents embedded in one call: short documents no longer pay a call each."""

@@ -1,5 +1,5 @@
 """Dense search behind one interface: FAISS in process (`rag/stores/faiss_store.py`) or Milvus shared by
-several processes (`rag/stores/milvus_store.py`).
+several processes (`rag/stores/milvus_store.py`), picked by `rag/stores/factory.py`.
 
 A `VectorIndex` is what one snapshot searches and never changes; a `VectorStore` is the writer's side that
 receives chunks and removals and hands out a fresh `VectorIndex` for each new snapshot.
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from rag.types import Chunk, Document
-
-if TYPE_CHECKING:
-    from rag.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -84,33 +80,6 @@ class VectorStore(Protocol):
     ) -> VectorIndex:
         """The dense index of a snapshot whose rows have these keys (and, for in-process stores, vectors)."""
         ...
-
-
-def load_vector_store(settings: Settings, index_dir: Path | None = None) -> VectorStore:
-    """The configured vector store (RAG_VECTOR_STORE); Milvus connects at once (by default to a Milvus Lite
-    file in the index directory, `index_dir` or settings.index_dir)."""
-    match settings.vector_store:
-        case "faiss":
-            from rag.stores.faiss_store import FaissConfig, FaissStore
-
-            return FaissStore(
-                FaissConfig(
-                    kind=settings.vector_index,
-                    flat_max=settings.flat_index_max,
-                    hnsw_m=settings.hnsw_m,
-                    ef_search=settings.hnsw_ef_search,
-                    nprobe=settings.ivf_nprobe,
-                )
-            )
-        case "milvus":
-            from rag.stores.milvus_store import MilvusStore
-
-            return MilvusStore(
-                uri=settings.milvus_uri or str((index_dir or settings.index_dir) / "milvus.db"),
-                token=settings.milvus_token,
-                collection=settings.milvus_collection,
-            )
-    raise ValueError(f"unknown vector store {settings.vector_store!r}; use faiss or milvus")
 
 
 def exact_search(

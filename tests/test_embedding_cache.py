@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from embeddings.base import Embedder, load_embedder
+from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, VectorStore, cache_path, text_key
+from embeddings.factory import load_embedder
 from embeddings.hashing import HashingEmbedder
 
 

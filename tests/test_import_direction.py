@@ -24,18 +24,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 """Top-level package → the packages it must never import."""
 
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"embeddings.base", "embeddings.cache"}): (
-        "load_embedder (embeddings/base.py) imports CachedEmbedder, which imports the Embedder protocol back: "
-        "the factory belongs in a module of its own (or the protocol does)"
-    ),
-    frozenset({"rag.reader.base", "rag.reader.torch_reader"}): (
-        "load_reader (rag/reader/base.py) imports TorchReader, which imports ReaderPrecision/SpanProposal back"
-    ),
-    frozenset({"rag.stores.faiss_store", "rag.stores.milvus_store", "rag.vector_store"}): (
-        "load_vector_store (rag/vector_store.py) imports the stores, which import its protocol and types back"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 """Cycles that exist today, each with where it must be broken; the test fails when one is gone too (drop it)."""
 
 

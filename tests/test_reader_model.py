@@ -57,7 +57,7 @@ def test_tampered_weights_are_refused_on_load(tmp_path: Path) -> None:
 
 
 def test_bf16_and_fp32_readers_pick_the_same_spans() -> None:
-    from rag.reader.base import load_reader
+    from rag.reader.factory import load_reader
 
     questions = ["地区生产总值增长目标是多少?", "一般公共预算收入增长多少?", "城镇登记失业率控制在多少?"]
     passages = [[REPORT, OFF_TOPIC]] * len(questions)

@@ -42,7 +42,8 @@ from rag.answering.calibration import (
 )
 from rag.answering.rephrasing import english_reader_text
 from rag.answering.spans import snapped_proposal
-from rag.reader.base import Reader, SpanProposal, load_reader
+from rag.reader.base import Reader, SpanProposal
+from rag.reader.factory import load_reader
 from rag.reader.torch_reader import resolve_precision
 from rag.reader.training import Example, is_calibration, load_examples
 from rag.reader.weights import update_card

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, Protocol
 
-ReaderKind = Literal["trained", "none"]
 ReaderPrecision = Literal["auto", "bf16", "fp32"]
 """bf16: matrix products in bfloat16 (about 2.5x faster on CPUs with AVX512-BF16/AMX, EM -0.015 on a CMRC sample);
 fp32: as trained; auto: bf16 where the CPU has bfloat16 instructions, else fp32."""
@@ -47,17 +45,3 @@ class Reader(Protocol):
     ) -> list[list[SpanProposal]]:
         """For each question, its best `top_n` spans over its own passages, best first."""
         ...
-
-
-def load_reader(
-    kind: ReaderKind, *, cache_dir: Path, weights_dir: Path | None = None, precision: ReaderPrecision = "auto"
-) -> Reader | None:
-    """The configured reader (None: answer with the rule-based extractive answerer)."""
-    match kind:
-        case "none":
-            return None
-        case "trained":
-            from rag.reader.torch_reader import TorchReader
-            from rag.reader.weights import DEFAULT_WEIGHTS_DIR
-
-            return TorchReader.load(weights_dir or DEFAULT_WEIGHTS_DIR, cache_dir=cache_dir, precision=precision)
