@@ -1,4 +1,4 @@
-"""Tests for rag/cleaning.py: furniture stripping, number repair and the offset map."""
+"""Tests for rag/cleaning.py: real pages cleaned end to end, number repair, whitespace and the offset map."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.cleaning import CleanResult, clean_text, to_original
+from rag.cleaning import CleanResult, clean_text
+from rag.text.offsets import to_original
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reports"
 
@@ -153,20 +154,6 @@ def test_newlines_indentation_and_blank_runs() -> None:
     assert_offsets_consistent(raw, result)
 
 
-def test_prose_lines_survive_furniture_rules() -> None:
-    prose = "来源:基层调研显示,全区共有城中村27条,涉及户籍人口12万人,我们将按照一村一策的原则分类推进改造,确保改造工作平稳有序推进。"
-    assert clean_text(prose).text == prose
-    short_content = "主办单位：省教育厅，各州、市人民政府"
-    assert clean_text(short_content).text == short_content
-
-
-def test_banner_repeated_three_times_is_kept_once_but_twice_is_kept() -> None:
-    three = "某某区政府网\n第一段正文。\n某某区政府网\n第二段正文。\n某某区政府网\n第三段正文。"
-    assert clean_text(three).text == "某某区政府网\n第一段正文。\n第二段正文。\n第三段正文。"
-    two = "事项一览\n甲。\n事项一览\n乙。"
-    assert clean_text(two).text == two
-
-
 def test_broken_inline_links_rejoined_and_licence_notice_dropped() -> None:
     raw = (
         "根据《\n建议\n》精神，制定了《\n纲要（草案）\n》。\n\n"
@@ -183,20 +170,3 @@ def test_long_line_without_paragraph_breaks_is_split() -> None:
     raw = " ".join([sentence] * 80)
     lines = clean_text(raw).text.split("\n")
     assert len(lines) == 80 and all(line == sentence for line in lines)
-
-
-def test_to_original_maps_through_deletions() -> None:
-    raw = "首页 > 政务公开\n发布日期:2018-02-22\n正文第一句。"
-    result = clean_text(raw)
-    assert result.text == "正文第一句。"
-    start = to_original(result.offset_map, 0)
-    assert raw[start : start + 6] == "正文第一句。"
-    assert to_original((), 5) == 5
-
-
-def test_pdf_page_numbers_and_repeated_table_rows() -> None:
-    raw = "正文第一页。\n- 2 -\n正文第二页。\n第 3 页 共 24 页\n合计 | 完成 | 完成\n合计 | 完成 | 完成\n合计 | 完成 | 完成"
-    assert (
-        clean_text(raw).text
-        == "正文第一页。\n正文第二页。\n合计 | 完成 | 完成\n合计 | 完成 | 完成\n合计 | 完成 | 完成"
-    )
