@@ -37,7 +37,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    from rag.index import index_exists
+    from rag.index.generations import index_exists
     from rag.pipeline import load_pipeline
     from rag.refusal import render_reason
     from rag.settings import Settings

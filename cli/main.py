@@ -69,7 +69,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def _load_existing(args: argparse.Namespace, *, answering: bool = True) -> Any:
-    from rag.index import index_exists
+    from rag.index.generations import index_exists
     from rag.pipeline import load_pipeline
 
     settings = _settings(args)
@@ -152,7 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.corpus and settings.vector_store == "faiss":
-        from rag.index import index_exists
+        from rag.index.generations import index_exists
 
         if not index_exists(settings.index_dir):
             raise RagError(

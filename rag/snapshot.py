@@ -17,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.index import IndexStore, Manifest
+from rag.index.store import IndexStore, Manifest
 from rag.knowledge.regions import RegionCatalog
 from rag.lexical import LexicalIndex, locate_keys
 from rag.types import Chunk, Document, DocumentInfo

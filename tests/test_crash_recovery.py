@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, make_document, make_hashing_settings
 
-from rag.index import load_index, writer_lock
+from rag.index.generations import load_index
+from rag.index.lock import writer_lock
 from rag.pipeline import Pipeline, load_pipeline
 from rag.settings import Settings
 
@@ -42,7 +43,7 @@ CHILD = textwrap.dedent(
         time.sleep(600)  # the parent SIGKILLs us here
 
     import embeddings.hashing
-    import rag.index
+    import rag.index.generations
 
     if mode == "embedding":
         real_embed = embeddings.hashing.HashingEmbedder.embed_documents
@@ -56,14 +57,14 @@ CHILD = textwrap.dedent(
 
         embeddings.hashing.HashingEmbedder.embed_documents = embed_documents
     elif mode == "generation":
-        real_fsync = rag.index._fsync
+        real_fsync = rag.index.generations._fsync
 
         def fsync(path):
             if path.parent.name.startswith(".gen-") and path.name == "vectors.faiss":
                 stop_here("generation")  # every file of the new generation written, not yet renamed
             real_fsync(path)
 
-        rag.index._fsync = fsync
+        rag.index.generations._fsync = fsync
     elif mode in ("current", "collect"):
         real_replace = os.replace
 
@@ -72,9 +73,9 @@ CHILD = textwrap.dedent(
                 stop_here("current")  # new generation renamed into place, .CURRENT.<pid> written, not swapped
             real_replace(src, dst)
 
-        rag.index.os.replace = replace
+        rag.index.generations.os.replace = replace
         if mode == "collect":
-            rag.index._collect_garbage = lambda index_dir, keep: stop_here("collect")  # CURRENT swapped
+            rag.index.generations._collect_garbage = lambda index_dir, keep: stop_here("collect")  # CURRENT swapped
     else:
         raise SystemExit(f"unknown mode {mode}")
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from embeddings.hashing import HashingEmbedder
 from rag.errors import DocumentNotFoundError, InvalidQuestionError
-from rag.index import index_exists
+from rag.index.generations import index_exists
 from rag.pipeline import Pipeline, load_pipeline, passage_text
 from rag.settings import Settings
 from rag.types import Chunk

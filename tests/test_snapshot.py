@@ -13,7 +13,7 @@ import pytest
 from conftest import REPORTS_DIR, make_document
 from fastapi.testclient import TestClient
 
-from rag.index import IndexStore
+from rag.index.store import IndexStore
 from rag.lexical import BM25, LexicalIndex
 from rag.pipeline import Pipeline, load_pipeline, passage_text
 from rag.settings import Settings

@@ -27,7 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.errors import RagError
-from rag.index import IndexStore, Manifest, document_from_json, document_to_json
+from rag.index.records import document_from_json, document_to_json
+from rag.index.store import IndexStore, Manifest
 from rag.knowledge.regions import region_from_meta
 from rag.types import Chunk, Document
 from rag.vector_store import DenseHits, VectorFilter, VectorIndex
