@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from eval.answer_matching import answer_correct, normalize_answer
 from eval.gold import AnswerCheck, GoldItem, load_gold
-from eval.metrics import answer_correct, normalize_answer
 from eval.report import EvalReport, write_reports
 from eval.runner import QASystem, evaluate, run_eval
 

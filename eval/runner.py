@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from eval.answer_matching import answer_correct
 from eval.gold import GoldItem, load_gold, sample_items
-from eval.metrics import CitedQuote, ItemResult, answer_correct, doc_rank, evidence_rank
+from eval.metrics import CitedQuote, ItemResult
 from eval.report import EvalReport, build_report, write_reports
+from eval.retrieval_metrics import doc_rank, evidence_rank
 from eval.spans import char_f1, exact_match
 from rag.errors import RagError
 from rag.types import Answer, IngestReport, QueryFilters, SearchResult

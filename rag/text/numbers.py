@@ -1,7 +1,7 @@
 """Numbers as reports and answers write them: Chinese numerals, figures with units, scaled number mentions.
 
 The one parser of Chinese numerals (via `cn2an`) and of figures; `rag.generators.verification`, the
-extractors and `eval.metrics` all read numbers through this module.
+extractors and `eval.answer_matching` all read numbers through this module.
 """
 
 from __future__ import annotations
