@@ -45,7 +45,7 @@ from rag.answering.spans import snapped_proposal
 from rag.reader.base import Reader, SpanProposal
 from rag.reader.factory import load_reader
 from rag.reader.torch_reader import resolve_precision
-from rag.reader.training import Example, is_calibration, load_examples
+from rag.reader.training_examples import Example, is_calibration, load_examples
 from rag.reader.weights import update_card
 
 logger = logging.getLogger("rag.answering.calibration_fit")
