@@ -34,7 +34,7 @@ Errors are `application/problem+json`. When API keys are configured, send `Autho
 
 def default_loader(settings: Settings) -> PipelineLike:
     """Load the model and the index named by the settings."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     pipeline: PipelineLike = load_pipeline(settings)
     return pipeline
@@ -63,7 +63,7 @@ def create_app(
         settings: defaults to `Settings()` (RAG_* environment variables).
         pipeline: an already loaded pipeline (tests pass a fake); otherwise the lifespan starts
             `loader(settings)` in a background thread and /readyz answers 503 until it returns.
-        loader: how to load the pipeline; defaults to `rag.pipeline.load_pipeline`.
+        loader: how to load the pipeline; defaults to `rag.pipeline_factory.load_pipeline`.
     """
     settings = settings or Settings()
     load = loader or default_loader

@@ -19,7 +19,7 @@ log = logging.getLogger("api")
 
 def load_or_build(settings: Settings) -> PipelineLike:
     """Load the index; if it is missing or empty, index `settings.reports_dir` first (slow, once)."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     pipeline: PipelineLike = load_pipeline(settings)
     if pipeline.documents():

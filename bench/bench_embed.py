@@ -39,8 +39,8 @@ BACKENDS = ("torch", "onnx-int8")
 def pipeline_passages(paths: list[Path], count: int) -> list[str]:
     """`count` passages as the pipeline embeds them (title | section + chunk text), evenly spread over the corpus."""
     from rag.chunking import chunk_document
+    from rag.ingestion import passage_text
     from rag.loading import LoadFailure, load_documents
-    from rag.pipeline import passage_text
     from rag.settings import Settings
 
     settings = Settings()

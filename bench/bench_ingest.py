@@ -97,9 +97,11 @@ def _dir_mb(path: Path) -> float:
 
 def child_main(args: argparse.Namespace) -> None:
     """One ingest in this process, instrumented; prints one JSON object on the last stdout line."""
+    import rag.ingestion
     import rag.loading
     import rag.pipeline
-    from rag.pipeline import load_pipeline, passage_text
+    from rag.ingestion import passage_text
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     if args.backend:
@@ -144,7 +146,7 @@ def child_main(args: argparse.Namespace) -> None:
     # The pipeline changes under other hands: time what exists, and say what could not be timed.
     missing = []
     for owner, attr, stage in (
-        (rag.pipeline, "chunk_document", "chunk"),
+        (rag.ingestion, "chunk_document", "chunk"),
         (pipeline.tokenizer, "tokenize", "tokenize"),
         (pipeline.embedder, "embed_documents", "embed"),
         (pipeline.store, "upsert", "upsert"),

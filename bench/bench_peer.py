@@ -154,7 +154,7 @@ def ours_ingest(paths: list[Path], index: Path, backend: str) -> dict[str, Any]:
     """Our ingest of `paths` into a new index (the model loaded first, not timed)."""
     from harness import select_backend
 
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     t0 = time.perf_counter()
@@ -173,7 +173,7 @@ def ours_query(index: Path, backend: str, questions: list[str], reps: int) -> di
     """Load the index and time `pipeline.search(q, k=8)` after one warm-up pass."""
     from harness import select_backend
 
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     t0 = time.perf_counter()

@@ -38,7 +38,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
     from rag.index.generations import index_exists
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.refusal import render_reason
     from rag.settings import Settings
     from rag.types import QueryFilters

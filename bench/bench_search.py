@@ -72,7 +72,7 @@ def load_questions(gold: Path) -> tuple[list[str], str]:
 def open_pipeline(index: Path | None) -> tuple[Pipeline, Path, float | None]:
     """Load the pipeline over `index`, or over the bench index of data/reports (built or updated first)."""
     from rag.index.generations import index_exists
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     settings = Settings()

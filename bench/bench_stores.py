@@ -29,7 +29,7 @@ CORPUS = ROOT / ".." / "shared" / "evaldata" / "gov_work_reports" / "normalized"
 
 def bench_store(store: str, corpus: list[Path], embedder: str, questions: list[str], reps: int) -> dict[str, Any]:
     """Ingest into a fresh index on `store`, then time searches."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix=f"bench-{store}-"))

@@ -157,12 +157,12 @@ def run_json_child(cmd: Sequence[str], env: dict[str, str] | None = None) -> dic
 
 
 def select_backend(backend: str, *, cache_vectors: bool | None = None) -> None:
-    """Make `rag.pipeline.load_pipeline` build the e5 embedder on `backend` (and with/without the vector cache).
+    """Make `rag.pipeline_factory.load_pipeline` build the e5 embedder on `backend` (and with/without the vector cache).
 
     The benchmark's own `--backend` wins over `RAG_EMBEDDING_BACKEND`, which `load_pipeline` passes on.
     """
     import embeddings.factory
-    import rag.pipeline
+    import rag.pipeline_factory
 
     original: Callable[..., Any] = embeddings.factory.load_embedder
 
@@ -172,7 +172,7 @@ def select_backend(backend: str, *, cache_vectors: bool | None = None) -> None:
             kwargs["cache_vectors"] = cache_vectors
         return original(*args, **kwargs)
 
-    rag.pipeline.load_embedder = load_embedder  # type: ignore[attr-defined]
+    rag.pipeline_factory.load_embedder = load_embedder  # type: ignore[attr-defined]
 
 
 def fresh_model_cache(source: Path, target: Path) -> Path:

@@ -31,7 +31,7 @@ def _print_json(data: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Add files, folders and JSONL corpora to the index."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     for p in args.paths:
         if not p.exists():
@@ -70,7 +70,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
 def _load_existing(args: argparse.Namespace, *, answering: bool = True) -> Any:
     from rag.index.generations import index_exists
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     settings = _settings(args)
     if settings.vector_store == "faiss" and not index_exists(settings.index_dir):

@@ -36,7 +36,7 @@ KEYS = ("answer_accuracy", "doc_hit@1", "evidence_hit@1", "evidence_hit@5", "mrr
 
 def main(argv: list[str] | None = None) -> int:
     """Print a markdown table of the ablation."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.ablation", description=__doc__)

@@ -53,7 +53,7 @@ PipelineLoader = Callable[["Settings", Path], IndexingQASystem]
 
 def default_loader(settings: Settings, index_dir: Path) -> IndexingQASystem:
     """The real pipeline (imported lazily so the harness and its tests do not load models)."""
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     pipeline: IndexingQASystem = load_pipeline(settings, index_dir=index_dir)
     return pipeline

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,25 +12,31 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embeddings.base import Embedder
-from embeddings.factory import load_embedder
-from rag.chunking import chunk_document
 from rag.conversation import resolve_follow_up
 from rag.errors import InvalidQuestionError
 from rag.evidence import content_terms, desired_periods, rescore_hits
 from rag.generators.base import Generator
 from rag.generators.extractive import ExtractiveGenerator
-from rag.index.generations import index_exists, load_index, save_index
+from rag.hit_selection import diversify, vector_filter
+from rag.index.generations import index_exists, save_index
+from rag.index.lock import writer_lock
 from rag.index.store import IndexStore
+from rag.ingestion import (
+    EMBED_GROUP_PASSAGES,
+    Pacing,
+    embedding_groups,
+    passage_text,
+    pending_documents,
+    progress_bar,
+)
 from rag.knowledge.regions import static_regions
 from rag.knowledge.vocabulary import domain_words
 from rag.lexical import Tokenizer
 from rag.query import parse_question
 from rag.refusal import NO_PASSAGES, refusal
-from rag.reranking import NoopReranker, Reranker, load_reranker
-from rag.retrieval import RetrievalWeights, Retriever, Routing
-from rag.settings import Settings
+from rag.reranking import NoopReranker, Reranker
+from rag.retrieval import RetrievalWeights, Retriever
 from rag.snapshot import Snapshot
-from rag.stores.factory import load_vector_store
 from rag.types import (
     Answer,
     Chunk,
@@ -44,31 +49,7 @@ from rag.types import (
     SearchResult,
     Turn,
 )
-from rag.vector_store import VectorFilter, VectorStore
-
-EMBED_GROUP_PASSAGES = 256
-"""Passages of consecutive documents embedded in one call: short documents no longer pay a call each."""
-
-
-def _embedding_groups(
-    todo: Sequence[tuple[Document, list[Chunk]]], passages: int
-) -> Iterator[list[tuple[Document, list[Chunk]]]]:
-    """Consecutive documents with about `passages` passages between them (a longer document alone)."""
-    group: list[tuple[Document, list[Chunk]]] = []
-    size = 0
-    for item in todo:
-        group.append(item)
-        size += len(item[1])
-        if size >= passages:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
-
-
-def passage_text(document: Document, chunk: Chunk) -> str:
-    """What is embedded and indexed for a chunk: the report title and section give it context."""
-    return f"{document.meta.title} | {chunk.section}\n{chunk.text}"
+from rag.vector_store import VectorStore
 
 
 @dataclass
@@ -141,26 +122,15 @@ class Pipeline:
     def ingest_documents(self, docs: Iterable[Document], *, progress: bool = False) -> IngestReport:
         """Index already-loaded documents, saving a checkpoint generation every `checkpoint_seconds`."""
         self.sync(wait=True)  # a shared store: skip what another process already indexed
+        todo, unchanged = pending_documents(docs, self.store, chunk_size=self.chunk_size, overlap=self.chunk_overlap)
         added: list[str] = []
         updated: list[str] = []
-        unchanged: list[str] = []
-        todo: list[tuple[Document, list[Chunk]]] = []
-        seen: set[str] = set()
-        for doc in docs:
-            if doc.doc_id in seen:
-                continue
-            seen.add(doc.doc_id)
-            if self.store.content_hash(doc.doc_id) == doc.content_hash and doc.doc_id in self.store.documents:
-                unchanged.append(doc.doc_id)
-                continue
-            todo.append((doc, chunk_document(doc, chunk_size=self.chunk_size, overlap=self.chunk_overlap)))
         total = sum(len(c) for _, c in todo)
         embedded = 0
         if todo:
-            with self._write, _writer_lock(self.index_dir), _progress(total, progress) as bar:
-                last_save = last_publish = time.monotonic()
-                publish_cost = 0.0
-                for group in _embedding_groups(todo, EMBED_GROUP_PASSAGES):
+            with self._write, writer_lock(self.index_dir), progress_bar(total, progress) as bar:
+                pacing = Pacing(self.checkpoint_seconds, self.publish_seconds)
+                for group in embedding_groups(todo, EMBED_GROUP_PASSAGES):
                     texts = [passage_text(doc, c) for doc, chunks in group for c in chunks]
                     vectors = self.embedder.embed_documents(texts) if texts else self.store.vectors[:0]
                     at = 0
@@ -172,26 +142,17 @@ class Pipeline:
                         self._upsert(doc, chunks, tokens, vectors[mine])
                         embedded += len(chunks)
                         bar.update(len(chunks))
-                    if time.monotonic() - last_save > self.checkpoint_seconds:
-                        self._save()
-                        last_save = time.monotonic()
-                    # Publishing rebuilds the readers' snapshot, which grows with the index: keep it under
-                    # about a tenth of the ingest time however large the index gets.
-                    if time.monotonic() - last_publish > max(self.publish_seconds, 10 * publish_cost):
-                        started = time.monotonic()
-                        self.publish()
-                        last_publish = time.monotonic()
-                        publish_cost = last_publish - started
+                    pacing.step(self._save, self.publish)
                 self._save()
                 self.publish()
         elif not index_exists(self.index_dir) and not self._shared():
-            with _writer_lock(self.index_dir):
+            with writer_lock(self.index_dir):
                 save_index(self.store, self.index_dir)
         return IngestReport(tuple(added), tuple(updated), tuple(unchanged), (), embedded)
 
     def remove(self, doc_id: str) -> None:
         """Delete a document from the index (raises DocumentNotFoundError)."""
-        with self._write, _writer_lock(self.index_dir):
+        with self._write, writer_lock(self.index_dir):
             self.store.remove(doc_id)
             assert self.vector_store is not None
             self.vector_store.delete([doc_id])
@@ -301,7 +262,7 @@ class Pipeline:
         hits: list[Hit] = []
         if routing.doc_ids is None or routing.doc_ids:
             depth = max(k, self.weights.rescoring_depth if self.weights.sentence_rescoring else k)
-            where = _vector_filter(filters, snap)
+            where = vector_filter(filters, snap)
             hits = self.retriever.search(
                 query, depth * (3 if query.qtype == "comparison" else 1), routing, snap, where
             )
@@ -312,7 +273,7 @@ class Pipeline:
                     weight=self.weights.sentence_rescoring,
                 )
             hits = self.reranker.rerank(query.text, hits)
-            hits = _diversify(hits, k) if query.qtype == "comparison" else hits[:k]
+            hits = diversify(hits, k) if query.qtype == "comparison" else hits[:k]
         routed = tuple(sorted(routing.doc_ids)) if routing.doc_ids is not None else ()
         elapsed = (time.perf_counter() - t0) * 1000
         return SearchResult(query, tuple(hits), {"retrieve": elapsed}, routed, routing.reason)
@@ -378,130 +339,3 @@ class Pipeline:
 
     def _term_weight(self, token: str) -> float:
         return self.snapshot.lexical.idf(token)
-
-
-def _vector_filter(filters: QueryFilters | None, snap: Snapshot) -> VectorFilter | None:
-    """The explicit filters in the form vector stores push down (region names resolved through the catalog)."""
-    if filters is None:
-        return None
-    regions = (snap.catalog.find(filters.region) or (filters.region,)) if filters.region is not None else None
-    return VectorFilter(None, regions, filters.year, filters.level)
-
-
-def _diversify(hits: list[Hit], k: int) -> list[Hit]:
-    """For comparisons: the best hit of each of the top documents first, then the rest by score."""
-    firsts: list[Hit] = []
-    seen: set[str] = set()
-    for h in hits:
-        if h.chunk.doc_id not in seen:
-            seen.add(h.chunk.doc_id)
-            firsts.append(h)
-    lead = firsts[:3]
-    rest = [h for h in hits if h not in lead]
-    ordered = sorted(lead, key=lambda h: -h.score) + rest
-    return [Hit(h.chunk, h.meta, h.score, i) for i, h in enumerate(ordered[:k], start=1)]
-
-
-@contextmanager
-def _writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory, across processes (readers never block).
-
-    A second writer waits up to `rag.index.WRITER_LOCK_TIMEOUT_S`, then raises IndexLockedError naming the directory.
-    """
-    from rag.index.lock import writer_lock
-
-    with writer_lock(index_dir):
-        yield
-
-
-class _NullBar:
-    def update(self, n: int) -> None:
-        """Ignore progress."""
-
-
-@contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[_NullBar]:
-    if not enabled:
-        yield _NullBar()
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True) as bar:
-        yield bar
-
-
-def load_pipeline(settings: Settings, *, index_dir: Path | None = None, answering: bool = True) -> Pipeline:
-    """Load the embedder and the index (or start an empty one) as configured.
-
-    `answering=False` skips loading the reader and any LLM backend (ingest, listing, removal).
-    """
-    embedder = load_embedder(
-        settings.embedder,
-        model_path=settings.embedding_model_path,
-        cache_dir=settings.cache_dir,
-        batch_size=settings.embed_batch_size,
-        backend=settings.embedding_backend,
-    )
-    directory = index_dir or settings.index_dir
-    vector_store = load_vector_store(settings, directory)
-    if vector_store.holds_documents:
-        from rag.index.store import Manifest
-        from rag.stores.milvus_store import MilvusStore
-
-        assert isinstance(vector_store, MilvusStore)
-        wanted = Manifest(embedder.model_id, embedder.dimension, settings.chunk_size, settings.chunk_overlap)
-        store = vector_store.load_store(wanted)
-        store.check_compatible(embedder.model_id, embedder.dimension)
-    elif index_exists(directory):
-        store = load_index(directory)
-        store.check_compatible(embedder.model_id, embedder.dimension)
-    else:
-        store = IndexStore.empty(embedder.model_id, embedder.dimension, settings.chunk_size, settings.chunk_overlap)
-    pipeline = Pipeline(
-        embedder=embedder,
-        index_dir=directory,
-        store=store,
-        chunk_size=store.manifest.chunk_size,
-        chunk_overlap=store.manifest.chunk_overlap,
-        top_k=settings.top_k,
-        weights=RetrievalWeights.from_overrides(settings.retrieval_weights),
-        reranker=load_reranker(settings.reranker, settings.reranker_model_path),
-        vector_store=vector_store,
-        exhaustive_max=settings.flat_index_max,
-        dense_depth=settings.dense_depth,
-        refresh_seconds=settings.store_refresh_s,
-        max_question_chars=settings.max_question_chars,
-    )
-    if not answering:
-        return pipeline
-    fallback: Generator = pipeline.extractive
-    if settings.reader != "none":
-        from rag.answering.reading import load_answerer
-
-        fallback = load_answerer(
-            cache_dir=settings.cache_dir,
-            weights_dir=settings.reader_weights_dir,
-            precision=settings.reader_precision,
-            max_passages=settings.reader_passages,
-            threshold=settings.answer_threshold,
-            comparisons=pipeline.extractive,
-            fallback=pipeline.extractive if settings.reader_fallback == "rules" else None,
-        )
-        pipeline.generator = fallback
-    if settings.generator != "extractive":
-        from rag.generators.factory import load_generator
-
-        pipeline.generator = load_generator(
-            settings.generator,
-            extractive=fallback,
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_s=settings.llm_timeout_s,
-            max_tokens=settings.llm_max_tokens,
-            model_path=settings.llm_model_path,
-        )
-    return pipeline
-
-
-__all__ = ["Pipeline", "Routing", "load_pipeline", "passage_text"]

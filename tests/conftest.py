@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from rag.lexical import Tokenizer
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.reader.base import SpanProposal
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentMeta

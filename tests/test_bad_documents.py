@@ -22,7 +22,7 @@ from rag.loading import (
     LoadFailure,
     load_documents,
 )
-from rag.pipeline import load_pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.types import Document
 

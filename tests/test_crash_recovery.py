@@ -22,7 +22,8 @@ from conftest import REPO_ROOT, make_document, make_hashing_settings
 
 from rag.index.generations import load_index
 from rag.index.lock import writer_lock
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
@@ -79,7 +80,7 @@ CHILD = textwrap.dedent(
     else:
         raise SystemExit(f"unknown mode {mode}")
 
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
     from rag.settings import Settings
 
     settings = Settings(embedder="hashing", reader="none", index_dir=root / "index", cache_dir=root / "cache")

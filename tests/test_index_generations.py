@@ -24,7 +24,8 @@ from index_helpers import (
 from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
 from rag.index.generations import index_exists, load_index, save_index
 from rag.index.store import IndexStore
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.types import Document, DocumentMeta
 

@@ -13,7 +13,7 @@ from index_helpers import DOCS, EMBEDDER, directory_bytes, live_generation, make
 
 from rag.errors import IndexCorruptError
 from rag.index.generations import load_index, save_index
-from rag.pipeline import load_pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 
 # ----------------------------------------------------------------------------------------- damaged files

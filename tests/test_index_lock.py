@@ -15,7 +15,7 @@ from index_helpers import directory_bytes, held_in_thread, write_report
 from rag.errors import IndexLockedError
 from rag.index.generations import load_index
 from rag.index.lock import writer_lock
-from rag.pipeline import load_pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 
 

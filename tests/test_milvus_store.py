@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import REPORTS_DIR, make_document
 
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.types import QueryFilters
 from rag.vector_store import VectorFilter

@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 from embeddings.hashing import HashingEmbedder
 from rag.errors import DocumentNotFoundError, InvalidQuestionError
 from rag.index.generations import index_exists
-from rag.pipeline import Pipeline, load_pipeline, passage_text
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
-from rag.types import Chunk
 
 QUESTION_LIMIT: int = Settings.model_fields["max_question_chars"].default
 HAIZHU_2018 = "001_a23e36bce40488e8.txt"
@@ -226,12 +226,6 @@ def test_ingest_documents_and_jsonl_records(hashing_settings: Settings, tmp_path
     assert ("source", "test") in pipeline.document("gwr:1").meta.source_meta
 
 
-def test_passage_text_gives_title_and_section_context() -> None:
-    doc = make_document("d", "正文。", title="海珠区2018年政府工作报告")
-    chunk = Chunk("d#0", "d", "正文。", 0, 3, section="二、2018年工作安排")
-    assert passage_text(doc, chunk) == "海珠区2018年政府工作报告 | 二、2018年工作安排\n正文。"
-
-
 # ----------------------------------------------------------------------------------------- questions
 
 
@@ -312,7 +306,7 @@ def test_real_model_index_reloads_and_refuses_honestly(e5_pipeline: Pipeline) ->
 _KILLED_WRITER = """
 import sys
 from pathlib import Path
-from rag.pipeline import load_pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 
 index, reports, corpus = (Path(a) for a in sys.argv[1:4])

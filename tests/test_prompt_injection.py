@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from rag.generators.prompting import build_messages, stream_llm_answer
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.types import Answer, Hit, ParsedQuery
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.refusal import render_reason
 from rag.settings import Settings
 from rag.types import QueryFilters

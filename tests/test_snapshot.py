@@ -14,8 +14,10 @@ from conftest import REPORTS_DIR, make_document
 from fastapi.testclient import TestClient
 
 from rag.index.store import IndexStore
+from rag.ingestion import passage_text
 from rag.lexical import BM25, LexicalIndex
-from rag.pipeline import Pipeline, load_pipeline, passage_text
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.snapshot import Snapshot
 from rag.stores.faiss_store import FaissStore

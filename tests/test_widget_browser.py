@@ -85,7 +85,7 @@ def real_pipeline(tmp: Path) -> Any | None:
     shutil.copytree(ROOT / "data" / "reports", reports)
     settings = Settings(embedder="hashing", reader="none", index_dir=tmp / "index", reports_dir=reports)
     try:
-        from rag.pipeline import load_pipeline
+        from rag.pipeline_factory import load_pipeline
 
         pipeline = load_pipeline(settings)
         pipeline.ingest([reports])

@@ -16,7 +16,8 @@ from conftest import make_document, make_hashing_settings, shared_tokenizer
 from test_xss_escaping import DOC_ID, PAYLOAD, QUESTION, TEXT, TITLE
 
 from api import create_app
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 
 pytestmark = pytest.mark.slow

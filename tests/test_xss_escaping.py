@@ -15,7 +15,8 @@ from conftest import make_document, make_hashing_settings
 from eval.gold import read_gold_lines
 from eval.report import build_report, render_html, render_markdown
 from eval.runner import evaluate
-from rag.pipeline import Pipeline, load_pipeline
+from rag.pipeline import Pipeline
+from rag.pipeline_factory import load_pipeline
 
 PAYLOAD = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"
