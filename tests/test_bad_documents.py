@@ -16,12 +16,12 @@ import pytest
 from rag.index.generations import load_index
 from rag.loading import (
     MAX_DOCUMENT_CHARS,
-    MAX_DOCX_UNPACKED_BYTES,
     MAX_TEXT_FILE_BYTES,
     LoadedItem,
     LoadFailure,
     load_documents,
 )
+from rag.loading.docx import MAX_DOCX_UNPACKED_BYTES
 from rag.pipeline_factory import load_pipeline
 from rag.settings import Settings
 from rag.types import Document
@@ -527,14 +527,14 @@ def test_an_unexpected_parser_crash_is_reported_for_that_file_only(
 ) -> None:
     import rag.loading
 
-    real = rag.loading._html_text
+    real = rag.loading.html_text
 
     def flaky(html: str) -> tuple[str, str | None]:
         if "crash" in html:
             raise RecursionError("maximum recursion depth exceeded")
         return real(html)
 
-    monkeypatch.setattr(rag.loading, "_html_text", flaky)
+    monkeypatch.setattr(rag.loading, "html_text", flaky)
     (tmp_path / "a.html").write_text("<p>crash</p>", encoding="utf-8")
     (tmp_path / "b.html").write_text(f"<p>{REPORT}</p>", encoding="utf-8")
     items = _load(tmp_path)
