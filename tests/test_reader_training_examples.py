@@ -44,7 +44,11 @@ def train_dir(tmp_path: Path) -> Path:
 
 def test_drcd_is_read_in_simplified_with_its_offsets(train_dir: Path) -> None:
     by_id = {e.qid: e for e in load_examples(train_dir)}
-    assert by_id["d1"] == Example("d1", "甚么发展最快？", "台湾的经济发展很快。", 3, "经济", False, "drcd_dev.squad.json")
+    assert by_id["d1"] == Example(
+        "d1", "甚么发展最快？", "台湾的经济发展很快。", 3, "经济", False, "drcd_dev.squad.json", "drcd_dev.squad.json:t"
+    )
+    # every question knows its article (the file and the article's id, else its title)
+    assert by_id["c1"].article == "cmrc2018_trial.squad.json:t" != by_id["d2"].article == "drcd_test.squad.json:t"
     # a wrong offset is moved to the nearest place the answer is written (3, not 0)
     assert (by_id["d2"].context, by_id["d2"].answer_start) == ("经济，经济。", 3)
 

@@ -67,3 +67,17 @@ def test_rewriting_weights_keeps_the_calibration(shipped: tuple[Path, Path]) -> 
     update_card(out, calibration={"threshold": 0.4})
     write_weights(out, {"qa_outputs.bias": torch.ones(2)}, base_dir=base, card={"config": {}})
     assert verify_weights(out, base).card["calibration"] == {"threshold": 0.4}
+
+
+def test_the_model_card_says_what_each_kind_of_calibration_was_fitted_on() -> None:
+    from rag.reader.weights import render_card
+
+    def card(fitted: dict[str, object]) -> str:
+        calibration = {"features": ["margin"], "threshold": 0.6, "text_threshold": 0.5, "fitted_on": fitted, "curve": []}
+        return render_card({"card": {"calibration": calibration}})
+
+    single = card({"cases": 1588, "slice_questions": 1185})
+    assert "fitted on 1588 reading cases of 1185 held-out questions" in single
+    retrieved = card({"mode": "retrieval", "cases": 1154, "questions": 1185, "indexed_passages": 600, "answerable_in_index": 580})
+    assert "1154 held-out questions asked through the pipeline over an index of 600 training passages" in retrieved
+    assert "(580 of 1185 answerable there)" in retrieved

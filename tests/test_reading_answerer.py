@@ -94,3 +94,27 @@ def test_below_the_threshold_a_fallback_answer_needs_the_readers_agreement(hashi
     assert answer.backend == "extractive" and answer.short_answer == rules.short_answer
     silent = ReaderAnswerer(ScriptedReader({}), margin_calibrator(), fallback=hashing_pipeline.extractive)
     assert silent.generate(query, hits).refused  # the reader proposed nothing there: refuse, don't risk it
+
+
+def test_a_span_repeated_by_overlapping_chunks_keeps_its_best_rank_and_counts_its_support(
+    hashing_pipeline: Pipeline,
+) -> None:
+    from rag.types import Chunk, DocumentMeta, Hit
+
+    sentence = "全年完成进出口总额111.2亿美元。"
+    meta = DocumentMeta("某区政府工作报告")
+    # chunk 1 and chunk 3 overlap on the sentence (same document offsets); chunk 2 states it in another report
+    hits = [
+        Hit(Chunk("a#0", "a", "前言。" + sentence, 100, 103 + len(sentence)), meta, 3.0),
+        Hit(Chunk("b#0", "b", sentence, 0, len(sentence)), meta, 2.5),
+        Hit(Chunk("a#1", "a", sentence + "后记。", 103, 106 + len(sentence)), meta, 2.0),
+    ]
+    question = "全年完成进出口总额多少?"
+    asked = reader_question(hashing_pipeline.parse(question)).text
+    answerer = ReaderAnswerer(ScriptedReader({asked: "111.2亿美元"}), margin_calibrator(), max_passages=5)
+    spans = answerer.candidates(hashing_pipeline.parse(question), hits)
+    by_passage = {s.proposal.passage_index: s.features for s in spans}
+    assert set(by_passage) == {0, 1, 2}
+    assert [by_passage[i].rank for i in (0, 1, 2)] == [0, 1, 0]  # passage 2 repeats passage 0's place
+    assert {f.support for f in by_passage.values()} == {3}  # three passages propose the same text
+    assert by_passage[1].score_gap == pytest.approx(0.5) and by_passage[2].score_gap == 0.0

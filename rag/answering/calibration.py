@@ -22,13 +22,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.answering.spans import has_figure
 from rag.query import detect_language, detect_qtype
 from rag.reader.base import SpanProposal
+from rag.text.numbers import find_figures, units_fit
 
-FEATURE_NAMES = (
+READER_FEATURES = (
     "margin", "score", "null_score", "log_prob", "null_log_prob", "wants_figure", "has_figure", "type_fit", "log_chars",
 )
+"""What the reader alone says about a span (all a calibrator fitted on single passages can use)."""
+UNIT_FEATURES = ("unit_fit", "extra_figures")
+"""Whether the span's figure is in the unit the question asks for ("多少栋" → "272栋"), and how many more
+figures than one the span holds (a list of figures seldom answers "多少")."""
+RETRIEVAL_FEATURES = ("log_rank", "support", "score_gap")
+"""Where the span's passage stands among the retrieved ones, and how many read passages propose it."""
+FEATURE_NAMES = READER_FEATURES + UNIT_FEATURES + RETRIEVAL_FEATURES
 WRONG_FIGURE_COST = 2.0
 WRONG_TEXT_COST = 1.5
 MIN_CASES_FOR_OWN_THRESHOLD = 40
@@ -47,6 +54,16 @@ class AnswerFeatures:
     wants_figure: bool
     has_figure: bool
     chars: int
+    unit_fit: int = 0
+    """+1: a figure of the span is in the unit the question names; -1: none is; 0: the question names none."""
+    extra_figures: int = 0
+    """Figures in the span beyond the first (years excluded)."""
+    rank: int = 0
+    """Position (0 = top) of the best-ranked retrieved passage that holds the span."""
+    support: int = 1
+    """How many of the read passages propose this answer text."""
+    score_gap: float = 0.0
+    """Retrieval score of the top passage minus that of the span's passage (>= 0)."""
 
     @property
     def judged_as_figure(self) -> bool:
@@ -54,20 +71,30 @@ class AnswerFeatures:
         question asks for a quantity (the figure threshold applies)."""
         return self.has_figure or self.wants_figure
 
-    def vector(self) -> list[float]:
-        """Values in FEATURE_NAMES order."""
+    def values(self) -> dict[str, float]:
+        """Every feature by its name in FEATURE_NAMES."""
         fit = 1.0 if self.wants_figure == self.has_figure else -1.0
-        return [
-            self.margin,
-            self.score,
-            self.null_score,
-            self.log_prob,
-            self.null_log_prob,
-            float(self.wants_figure),
-            float(self.has_figure),
-            fit if self.wants_figure else 0.0,
-            math.log1p(self.chars),
-        ]
+        return {
+            "margin": self.margin,
+            "score": self.score,
+            "null_score": self.null_score,
+            "log_prob": self.log_prob,
+            "null_log_prob": self.null_log_prob,
+            "wants_figure": float(self.wants_figure),
+            "has_figure": float(self.has_figure),
+            "type_fit": fit if self.wants_figure else 0.0,
+            "log_chars": math.log1p(self.chars),
+            "unit_fit": float(self.unit_fit),
+            "extra_figures": float(min(3, self.extra_figures)),
+            "log_rank": math.log1p(self.rank),
+            "support": float(self.support),
+            "score_gap": self.score_gap,
+        }
+
+    def vector(self, names: Sequence[str] = FEATURE_NAMES) -> list[float]:
+        """Values of the named features, in that order."""
+        values = self.values()
+        return [values[n] for n in names]
 
 
 def wants_figure(question: str) -> bool:
@@ -75,8 +102,19 @@ def wants_figure(question: str) -> bool:
     return detect_qtype(question, detect_language(question), 0) == "numeric"
 
 
-def features_of(question_wants_figure: bool, proposal: SpanProposal) -> AnswerFeatures:
-    """Features of one proposal."""
+def features_of(
+    question_wants_figure: bool,
+    proposal: SpanProposal,
+    *,
+    unit: str | None = None,
+    rank: int = 0,
+    support: int = 1,
+    score_gap: float = 0.0,
+) -> AnswerFeatures:
+    """Features of one proposal; `unit`: the unit the question asks in (`asked_unit`); `rank`, `support`,
+    `score_gap`: see AnswerFeatures."""
+    figures = [f for f in find_figures(proposal.text) if not f.is_year]
+    unit_fit = 0 if unit is None else (1 if any(units_fit(unit, f.unit) for f in figures) else -1)
     return AnswerFeatures(
         proposal.margin,
         proposal.score,
@@ -84,8 +122,13 @@ def features_of(question_wants_figure: bool, proposal: SpanProposal) -> AnswerFe
         proposal.log_prob,
         proposal.null_log_prob,
         question_wants_figure,
-        has_figure(proposal.text),
+        bool(figures),
         len(proposal.text),
+        unit_fit,
+        max(0, len(figures) - 1),
+        rank,
+        support,
+        max(0.0, score_gap),
     )
 
 
@@ -101,6 +144,8 @@ class Calibrator:
     """Below this confidence a span stating a figure is refused."""
     text_threshold: float | None = None
     """Below this confidence any other span is refused (None: `threshold`)."""
+    features: tuple[str, ...] = FEATURE_NAMES
+    """The features the weights are for, a subset of FEATURE_NAMES in order."""
 
     def threshold_for(self, features: AnswerFeatures) -> float:
         """The threshold for this span's kind of mistake: a figure, or any answer to a question that asks
@@ -112,14 +157,15 @@ class Calibrator:
     def confidence(self, features: AnswerFeatures) -> float:
         """Calibrated probability that the span is a right answer."""
         z = self.intercept + sum(
-            c * (v - m) / s for c, v, m, s in zip(self.coef, features.vector(), self.mean, self.scale, strict=True)
+            c * (v - m) / s
+            for c, v, m, s in zip(self.coef, features.vector(self.features), self.mean, self.scale, strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_card(self) -> dict[str, Any]:
         """JSON-ready form (stored in the reader's manifest)."""
         return {
-            "features": list(FEATURE_NAMES),
+            "features": list(self.features),
             "mean": list(self.mean),
             "scale": list(self.scale),
             "coef": list(self.coef),
@@ -130,9 +176,10 @@ class Calibrator:
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> Calibrator:
-        """Read back `to_card` output; refuses a card for other features."""
-        if tuple(card.get("features", ())) != FEATURE_NAMES:
-            raise ValueError(f"calibration was fitted on features {card.get('features')}, expected {FEATURE_NAMES}")
+        """Read back `to_card` output; refuses a card for features this code does not compute."""
+        names = tuple(str(n) for n in card.get("features", ()))
+        if not names or any(n not in FEATURE_NAMES for n in names) or len(card.get("coef", ())) != len(names):
+            raise ValueError(f"calibration was fitted on features {card.get('features')}, expected some of {FEATURE_NAMES}")
         return cls(
             tuple(float(x) for x in card["mean"]),
             tuple(float(x) for x in card["scale"]),
@@ -140,12 +187,21 @@ class Calibrator:
             float(card["intercept"]),
             float(card["threshold"]),
             None if card.get("text_threshold") is None else float(card["text_threshold"]),
+            names,
         )
 
 
-def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], *, l2: float = 1e-2) -> Calibrator:
-    """Logistic regression by Newton's method, then the utility-maximising threshold."""
-    x = np.array([f.vector() for f in features], dtype=np.float64)
+def fit_calibrator(
+    features: Sequence[AnswerFeatures],
+    correct: Sequence[bool],
+    *,
+    l2: float = 1e-2,
+    names: Sequence[str] = FEATURE_NAMES,
+) -> Calibrator:
+    """Logistic regression by Newton's method over the `names` features, then the utility-maximising
+    thresholds."""
+    names = tuple(names)
+    x = np.array([f.vector(names) for f in features], dtype=np.float64)
     y = np.array(correct, dtype=np.float64)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -160,17 +216,25 @@ def fit_calibrator(features: Sequence[AnswerFeatures], correct: Sequence[bool], 
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5)
-    conf = np.array([probe.confidence(f) for f in features])
-    right = y.astype(bool)
-    figure = np.array([f.judged_as_figure for f in features], dtype=bool)
+    probe = Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), 0.5, None, names)
+    conf, right, figure = decisions(probe, features, correct)
     overall = choose_threshold(conf, right, WRONG_FIGURE_COST)
     threshold, text_threshold = overall, overall
     if figure.sum() >= MIN_CASES_FOR_OWN_THRESHOLD:
         threshold = choose_threshold(conf[figure], right[figure], WRONG_FIGURE_COST)
     if (~figure).sum() >= MIN_CASES_FOR_OWN_THRESHOLD:
         text_threshold = choose_threshold(conf[~figure], right[~figure], WRONG_TEXT_COST)
-    return Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), threshold, text_threshold)
+    return Calibrator(tuple(mean), tuple(scale), tuple(w[1:]), float(w[0]), threshold, text_threshold, names)
+
+
+def decisions(
+    calibrator: Calibrator, features: Sequence[AnswerFeatures], correct: Sequence[bool]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Confidence, correctness and figure kind (`judged_as_figure`) of each case."""
+    conf = np.array([calibrator.confidence(f) for f in features], dtype=np.float64)
+    right = np.array(correct, dtype=bool)
+    figure = np.array([f.judged_as_figure for f in features], dtype=bool)
+    return conf, right, figure
 
 
 def utility_curve(

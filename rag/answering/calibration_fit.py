@@ -3,7 +3,7 @@
     python -m rag.answering.calibration_fit --weights out/reader-train/export
     python -m rag.answering.calibration_fit --weights out/reader-train/export --english ../shared/evaldata/xquad/normalized
 
-The slice is the passages `rag.reader.training.is_calibration` kept out of reader training. Each
+The slice is the passages `rag.reader.training_examples.is_calibration` kept out of reader training. Each
 answerable question is read on its own passage plus one distractor passage (right when the top span
 covers the gold span with a little slack, as the evaluation judges answers, or overlaps it by IoU >= 0.5),
 half of them again on two distractors only (never right), and each unanswerable question on its passage
@@ -18,6 +18,10 @@ serve both. `--english` fits a second calibrator the same way on XQuAD's English
 `python -m eval.external xquad --held-out` measures on them alone. `--code-switched` instead fits the
 English calibrator on training data only: the slice's questions with every dictionary word switched to
 its English gloss (`rag.reader.code_switching`, as in reader training).
+
+`--retrieval WORKDIR` fits on the same questions asked through the real pipeline over an index of
+training passages instead (`rag.answering.retrieved_cases`), with the retrieval features (passage rank,
+agreement between passages, retrieval score gap) as well as the reader's.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ import logging
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from rag.answering.calibration import (
+    FEATURE_NAMES,
+    READER_FEATURES,
     WRONG_FIGURE_COST,
     WRONG_TEXT_COST,
     AnswerFeatures,
+    Calibrator,
+    decisions,
     features_of,
     fit_calibrator,
     utility_curve,
@@ -47,6 +54,7 @@ from rag.reader.factory import load_reader
 from rag.reader.torch_reader import resolve_precision
 from rag.reader.training_examples import Example, is_calibration, load_examples
 from rag.reader.weights import update_card
+from rag.text.numbers import asked_unit
 
 logger = logging.getLogger("rag.answering.calibration_fit")
 BATCH = 16
@@ -68,8 +76,9 @@ def is_english_fit_article(doc_id: str) -> bool:
     return len(parts) >= 4 and parts[2].isdigit() and int(parts[2]) % 2 == 1
 
 
-def english_examples(xquad_dir: Path) -> list[Example]:
-    """English questions of XQuAD's fitting articles, with their Chinese passages and gold offsets."""
+def english_examples(xquad_dir: Path, *, as_read: bool = True) -> list[Example]:
+    """English questions of XQuAD's fitting articles, with their Chinese passages and gold offsets;
+    `as_read`: each question as the answerer hands it to the reader, else as asked."""
     passages: dict[str, str] = {}
     with (xquad_dir / "corpus_zh.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
@@ -89,7 +98,8 @@ def english_examples(xquad_dir: Path) -> list[Example]:
             text, start = str(record["answers"][0]), int(starts[0])
             if passages[doc][start : start + len(text)] != text:
                 continue
-            question = english_reader_text(str(record["question"]))  # as the answerer hands it to the reader
+            asked = str(record["question"])
+            question = english_reader_text(asked) if as_read else asked
             out.append(Example(str(record["qid"]), question, passages[doc], start, text, False, "xquad-fit"))
     return out
 
@@ -156,7 +166,9 @@ def read_cases(reader: Reader, cases: list[CalibrationCase]) -> list[tuple[Answe
             if not props:
                 continue
             top = snapped_proposal(props[0], case.passages[props[0].passage_index])
-            out.append((features_of(wants_figure(case.example.question), top), label(case, top)))
+            question = case.example.question
+            features = features_of(wants_figure(question), top, unit=asked_unit(question))
+            out.append((features, label(case, top)))
         if b % (BATCH * 20) == 0:
             logger.info("read %d/%d cases", b + len(batch), len(cases))
     return out
@@ -175,17 +187,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--code-switched", action="store_true", help="Fit the English calibrator on the slice, questions switched to English."
     )
+    parser.add_argument(
+        "--retrieval", type=Path, default=None, metavar="WORKDIR",
+        help="Fit over a retrieved index of training passages built in WORKDIR (retrieval features too).",
+    )
+    parser.add_argument(
+        "--reuse-rows", action="store_true", help="With --retrieval: refit on WORKDIR/rows.jsonl from an earlier read."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    key = "calibration_en" if args.english is not None or args.code_switched else "calibration"
+    if args.retrieval is not None:
+        features, correct, fitted_on = _retrieval_rows(args)
+        calibrator = fit_calibrator(features, correct, names=FEATURE_NAMES)
+    else:
+        features, correct, fitted_on = _single_passage_rows(args)
+        calibrator = fit_calibrator(features, correct, names=READER_FEATURES)
+    fitted_on = {**fitted_on, "seed": args.seed, "precision": resolve_precision(args.precision)}
+    card = _card(calibrator, features, correct, fitted_on)
+    update_card(args.weights, **{key: card})
+    print(json.dumps({k: v for k, v in card.items() if not k.startswith("curve")}, ensure_ascii=False))
+    for name in [k for k in card if k.startswith("curve")]:
+        print(name)
+        for row in card[name]:
+            print(" ", row)
+    return 0
+
+
+def _single_passage_rows(args: argparse.Namespace) -> tuple[list[AnswerFeatures], list[bool], dict[str, object]]:
     if args.english is not None:
         examples = english_examples(args.english)
-        key = "calibration_en"
     elif args.code_switched:
         examples = switched_examples([e for e in load_examples(args.train_dir) if is_calibration(e)], args.seed)
-        key = "calibration_en"
     else:
         examples = [e for e in load_examples(args.train_dir) if is_calibration(e)]
-        key = "calibration"
     if args.limit:
         examples = random.Random(args.seed).sample(examples, min(args.limit, len(examples)))
     cases = build_cases(examples, args.seed)
@@ -193,37 +228,72 @@ def main(argv: list[str] | None = None) -> int:
     reader = load_reader("trained", cache_dir=args.cache_dir, weights_dir=args.weights, precision=args.precision)
     assert reader is not None
     rows = read_cases(reader, cases)
-    features = [f for f, _ in rows]
     correct = [c for _, c in rows]
-    calibrator = fit_calibrator(features, correct)
-    conf = np.array([calibrator.confidence(f) for f in features])
-    right = np.array(correct)
-    figure = np.array([f.judged_as_figure for f in features], dtype=bool)
-    curve = utility_curve(conf, right)
-    curves = {
+    fitted_on: dict[str, object] = {
+        "slice_questions": len(examples),
+        "cases": len(rows),
+        "right_top_span": int(sum(correct)),
+    }
+    return [f for f, _ in rows], correct, fitted_on
+
+
+def _retrieval_rows(args: argparse.Namespace) -> tuple[list[AnswerFeatures], list[bool], dict[str, object]]:
+    """Each fitting question's candidate the reader itself ranks first (highest margin), with its retrieval
+    features. Measured: fitting on every candidate of every question instead teaches the weights to tell
+    apart boundary variants of one place, and ranks worse (CMRC-300 end to end 0.29, XQuAD 0.06)."""
+    from rag.answering.retrieved_cases import (
+        best_by_margin,
+        load_rows,
+        read_over_index,
+        save_rows,
+        training_corpus,
+        write_corpus,
+        xquad_corpus,
+    )
+
+    if args.english is not None:
+        examples = english_examples(args.english, as_read=False)
+        docs, questions = xquad_corpus(args.english, examples, args.seed)
+    else:
+        everything = load_examples(args.train_dir)
+        examples = [e for e in everything if is_calibration(e)]
+        docs, questions = training_corpus(examples, [e for e in everything if not is_calibration(e)], args.seed)
+    if args.limit:
+        questions = random.Random(args.seed).sample(questions, min(args.limit, len(questions)))
+    corpus = write_corpus(docs, args.retrieval / "corpus.jsonl")
+    logger.info("%d fitting questions over %d indexed passages", len(questions), len(docs))
+    saved = args.retrieval / "rows.jsonl"
+    if args.reuse_rows and saved.is_file():
+        rows = load_rows(saved)
+        logger.info("reusing %d candidate rows from %s", len(rows), saved)
+    else:
+        rows = read_over_index(questions, corpus, args.retrieval / "index", args.weights, args.cache_dir)
+        save_rows(rows, saved)
+    best = best_by_margin(rows)
+    fitted_on: dict[str, object] = {
+        "mode": "retrieval",
+        "questions": len(questions),
+        "answerable_in_index": sum(1 for q in questions if q.doc_id is not None),
+        "indexed_passages": len(docs),
+        "candidates": len(rows),
+        "cases": len(best),
+        "right_top_span": sum(1 for r in best if r.right),
+    }
+    return [r.features for r in best], [r.right for r in best], fitted_on
+
+
+def _card(
+    calibrator: Calibrator, features: list[AnswerFeatures], correct: list[bool], fitted_on: dict[str, object]
+) -> dict[str, Any]:
+    """The calibrator, what it was fitted on and its accuracy/coverage curves."""
+    conf, right, figure = decisions(calibrator, features, correct)
+    return {
+        **calibrator.to_card(),
+        "fitted_on": {**fitted_on, "figure_spans": int(figure.sum())},
+        "curve": utility_curve(conf, right),
         "curve_figure_spans": utility_curve(conf[figure], right[figure], WRONG_FIGURE_COST),
         "curve_text_spans": utility_curve(conf[~figure], right[~figure], WRONG_TEXT_COST),
     }
-    card = {
-        **calibrator.to_card(),
-        "fitted_on": {
-            "slice_questions": len(examples),
-            "cases": len(rows),
-            "right_top_span": int(sum(correct)),
-            "figure_spans": int(figure.sum()),
-            "seed": args.seed,
-            "precision": resolve_precision(args.precision),
-        },
-        "curve": curve,
-        **curves,
-    }
-    update_card(args.weights, **{key: card})
-    print(json.dumps({k: v for k, v in card.items() if not k.startswith("curve")}, ensure_ascii=False))
-    for name in ("curve", *curves):
-        print(name)
-        for row in card[name]:
-            print(" ", row)
-    return 0
 
 
 if __name__ == "__main__":

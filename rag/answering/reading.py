@@ -26,8 +26,13 @@ from rag.generators.base import Generator
 from rag.knowledge.bilingual import Lexicon, load_lexicon
 from rag.reader.base import Reader, ReaderPrecision, SpanProposal
 from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, refusal
+from rag.text.numbers import asked_unit
 from rag.text.sentences import split_sentences
 from rag.types import Answer, Hit, ParsedQuery
+
+CANDIDATES = 16
+"""Reader proposals scored per question: enough that a short top passage's span (its no-answer score
+runs higher, so its margin lower) is still among them for the retrieval features to weigh."""
 
 
 @dataclass(frozen=True)
@@ -92,19 +97,23 @@ class ReaderAnswerer:
         passages = list(hits[: self.max_passages])
         if not passages:
             return [], calibrator
-        proposals = self.reader.read([question], [[h.chunk.text for h in passages]], top_n=8)[0]
+        proposals = self.reader.read([question], [[h.chunk.text for h in passages]], top_n=CANDIDATES)[0]
         figure_wanted = wants_figure(question)
-        out: list[ScoredSpan] = []
+        unit = asked_unit(question)
+        tidied: list[SpanProposal] = []
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
-            hit = passages[p.passage_index]
-            tidy = snapped_proposal(p, hit.chunk.text)
+            tidy = snapped_proposal(p, passages[p.passage_index].chunk.text)
             key = (tidy.passage_index, tidy.start, tidy.end)
             if tidy.end <= tidy.start or key in seen or is_bare_unit(tidy.text):
                 continue
             seen.add(key)
-            features = features_of(figure_wanted, tidy)
-            out.append(ScoredSpan(hit, tidy, calibrator.confidence(features), features))
+            tidied.append(tidy)
+        out: list[ScoredSpan] = []
+        for tidy, (rank, support) in zip(tidied, _retrieval_context(passages, tidied), strict=True):
+            gap = passages[0].score - passages[rank].score
+            features = features_of(figure_wanted, tidy, unit=unit, rank=rank, support=support, score_gap=gap)
+            out.append(ScoredSpan(passages[tidy.passage_index], tidy, calibrator.confidence(features), features))
         # Routing's period signal: a question that says "target" (or "actual") in so many words, or whose years
         # all fall in one part of a report, is answered only from that part, never with the other part's figure.
         periods = required_periods(query, passages)
@@ -145,6 +154,26 @@ class ReaderAnswerer:
         for i in range(0, len(answer.answer), 6):
             yield answer.answer[i : i + 6]
         yield answer
+
+
+def _retrieval_context(passages: Sequence[Hit], proposals: Sequence[SpanProposal]) -> list[tuple[int, int]]:
+    """For each proposal: the rank of the best-ranked passage that holds its place in its document
+    (overlapping chunks repeat sentences, and the reader need not propose the span in each), and how many
+    passages propose the same text."""
+    proposers: dict[str, set[int]] = {}
+    for p in proposals:
+        proposers.setdefault(p.text.strip(), set()).add(p.passage_index)
+    out: list[tuple[int, int]] = []
+    for p in proposals:
+        own = passages[p.passage_index].chunk
+        start, end = own.start + p.start, own.start + p.end
+        rank = next(
+            i
+            for i, h in enumerate(passages)
+            if i == p.passage_index or (h.chunk.doc_id == own.doc_id and h.chunk.start <= start and end <= h.chunk.end)
+        )
+        out.append((rank, len(proposers[p.text.strip()])))
+    return out
 
 
 def _agrees(answer: Answer, ranked: Sequence[ScoredSpan]) -> bool:

@@ -30,6 +30,8 @@ class Example:
     answer_text: str
     impossible: bool
     source: str
+    article: str = ""
+    """The article the passage belongs to (source file and article id), when known."""
 
 
 CALIBRATION_PERCENT = 7
@@ -56,6 +58,7 @@ def load_examples(train_dir: Path) -> list[Example]:
         path = train_dir / name
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
         for article in data:
+            article_key = f"{name}:{article.get('id') or article.get('title') or ''}"
             for paragraph in article["paragraphs"]:
                 raw_context = paragraph["context"]
                 context = t2s.convert(raw_context) if traditional else raw_context
@@ -63,7 +66,7 @@ def load_examples(train_dir: Path) -> list[Example]:
                 for qa in paragraph["qas"]:
                     question = t2s.convert(qa["question"]) if traditional else qa["question"]
                     if qa.get("is_impossible") or not qa.get("answers"):
-                        out.append(Example(str(qa["id"]), question, context, -1, "", True, name))
+                        out.append(Example(str(qa["id"]), question, context, -1, "", True, name, article_key))
                         continue
                     answer = qa["answers"][0]
                     text = t2s.convert(answer["text"]) if traditional else answer["text"]
@@ -73,7 +76,7 @@ def load_examples(train_dir: Path) -> list[Example]:
                     if start < 0 or not text.strip():
                         dropped += 1
                         continue
-                    out.append(Example(str(qa["id"]), question, context, start, text, False, name))
+                    out.append(Example(str(qa["id"]), question, context, start, text, False, name, article_key))
     logger.info("loaded %d training questions (%d dropped: answer not found in passage)", len(out), dropped)
     return out
 

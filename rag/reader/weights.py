@@ -98,6 +98,17 @@ def _warm_start_flags(config: Mapping[str, Any]) -> str:
     return flags
 
 
+def _fitted_on(fitted: Mapping[str, Any]) -> str:
+    """What a calibration was fitted on, in words."""
+    if fitted.get("mode") == "retrieval":
+        return (
+            f"fitted on the reader's best candidate for each of {fitted.get('cases', '?')} held-out questions asked"
+            f" through the pipeline over an index of {fitted.get('indexed_passages', '?')} training passages"
+            f" ({fitted.get('answerable_in_index', '?')} of {fitted.get('questions', '?')} answerable there)"
+        )
+    return f"fitted on {fitted.get('cases', '?')} reading cases of {fitted.get('slice_questions', '?')} held-out questions"
+
+
 def render_card(manifest: Mapping[str, Any]) -> str:
     """MODEL_CARD.md: what the reader is, what it was trained on, how long, how well it scores."""
     card = manifest.get("card", {})
@@ -114,7 +125,7 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "",
         "Command: `python -m rag.reader.training --out out/reader-train --epochs "
         f"{config.get('epochs', '?')}{_warm_start_flags(config)} --seed {config.get('seed', '?')}`, then "
-        "`python -m rag.answering.calibration_fit --weights <export>` (Chinese) and "
+        "`python -m rag.answering.calibration_fit --weights <export> --retrieval out/calibration-zh` (Chinese) and "
         "`… --english ../shared/evaldata/xquad/normalized` (English, odd XQuAD articles) or `… --code-switched`.",
         "",
         f"- Data: {', '.join(card.get('training_files', []))} from `../shared/evaldata/train/` only (DRCD converted",
@@ -135,8 +146,7 @@ def render_card(manifest: Mapping[str, Any]) -> str:
             "",
             f"Logistic model over {', '.join(calibration.get('features', []))}; threshold {calibration.get('threshold')}"
             f" for spans stating a figure (utility = right − 2 × wrong), {calibration.get('text_threshold')} for other"
-            f" spans (right − 1.5 × wrong); fitted on {fitted.get('cases', '?')} reading cases of"
-            f" {fitted.get('slice_questions', '?')} held-out questions. Curve over all cases at the figure cost:",
+            f" spans (right − 1.5 × wrong); {_fitted_on(fitted)}. Curve over all cases at the figure cost:",
             "",
             "| threshold | coverage | accuracy of answered | utility |",
             "| --- | --- | --- | --- |",

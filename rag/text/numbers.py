@@ -180,6 +180,25 @@ def find_figures(text: str) -> list[Figure]:
     return out
 
 
+_ASKED_UNIT = re.compile(rf"(?:多少|几)(?P<unit>{_UNIT_RE})")
+
+
+def asked_unit(question: str) -> str | None:
+    """The unit a quantity question names ("多少栋" → 栋, "增长几个百分点" → 个百分点), if any."""
+    m = _ASKED_UNIT.search(question)
+    return m.group("unit") if m else None
+
+
+def units_fit(asked: str, unit: str) -> bool:
+    """Whether a figure in `unit` answers a question asking in `asked`: the same unit, one a scaled form
+    of the other (万人 / 人, 万平方米 / 平方米), or both money or both percentages."""
+    if not unit:
+        return False
+    if asked == unit or unit.endswith(asked) or asked.endswith(unit):
+        return True
+    return any(asked in family and unit in family for family in (MONEY_UNITS, PERCENT_UNITS))
+
+
 # ------------------------------------------------------------------ number mentions (for verification)
 
 NumberKind = Literal["plain", "percent", "permille"]
