@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.spans import has_figure, short_answer_text, snap_span
+from rag.answering.spans import has_figure, short_answer_text, snap_span, snapped_proposal
 
 SENTENCE = "全年地区生产总值达到1.2万亿元,增长7.7%左右,新增就业3万人。"
 
@@ -62,3 +62,16 @@ def test_a_bare_unit_is_not_an_answer() -> None:
 
     assert is_bare_unit("个") and is_bare_unit("亿元") and is_bare_unit(" % ")
     assert not is_bare_unit("3个") and not is_bare_unit("会展经济")
+
+
+def test_a_span_listing_figures_is_narrowed_to_the_one_in_the_unit_asked_for() -> None:
+    from rag.reader.base import SpanProposal
+    from rag.text.numbers import asked_unit
+
+    passage = "全年新建校舍3.6万平方米、教室120间,新增学位5000个。"
+    start = passage.index("3.6")
+    wide = SpanProposal(0, start, passage.index("间") + 1, "3.6万平方米、教室120间", 9.0, 2.0)
+    assert snapped_proposal(wide, passage, asked_unit("新建了多少间教室?")).text == "120间"
+    assert snapped_proposal(wide, passage, asked_unit("新建校舍多少平方米?")).text == "3.6万平方米"
+    assert snapped_proposal(wide, passage, None).text == "3.6万平方米、教室120间"  # no unit asked: as read
+    assert snapped_proposal(wide, passage, asked_unit("惠及多少户?")).text == "3.6万平方米、教室120间"  # none fits

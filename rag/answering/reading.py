@@ -103,7 +103,7 @@ class ReaderAnswerer:
         tidied: list[SpanProposal] = []
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
-            tidy = snapped_proposal(p, passages[p.passage_index].chunk.text)
+            tidy = snapped_proposal(p, passages[p.passage_index].chunk.text, unit)
             key = (tidy.passage_index, tidy.start, tidy.end)
             if tidy.end <= tidy.start or key in seen or is_bare_unit(tidy.text):
                 continue

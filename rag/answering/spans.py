@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.reader.base import SpanProposal
-from rag.text.numbers import find_figures, is_unit
+from rag.text.numbers import find_figures, is_unit, units_fit
 from rag.types import Language
 
 _EN_QUALIFIER = {"左右": "about {}", "以上": "over {}", "以内": "within {}", "以下": "below {}", "多": "over {}", "余": "over {}"}
@@ -92,9 +92,16 @@ def is_bare_unit(text: str) -> bool:
     return is_unit(text.strip())
 
 
-def snapped_proposal(proposal: SpanProposal, passage: str) -> SpanProposal:
-    """The proposal with its span snapped (`snap_span`) in its passage; scores unchanged."""
+def snapped_proposal(proposal: SpanProposal, passage: str, unit: str | None = None) -> SpanProposal:
+    """The proposal with its span snapped (`snap_span`) in its passage; scores unchanged. With the unit
+    the question asks in (`asked_unit`), a span listing several figures of which exactly one is in that
+    unit is narrowed to it ("多少栋" over "75万平方米、272栋" → "272栋")."""
     a, b = snap_span(passage, proposal.start, proposal.end)
+    if unit is not None:
+        figures = [f for f in find_figures(passage[a:b]) if not f.is_year]
+        fitting = [f for f in figures if units_fit(unit, f.unit)]
+        if len(figures) > 1 and len(fitting) == 1:
+            a, b = a + fitting[0].start, a + fitting[0].end
     return replace(proposal, start=a, end=b, text=passage[a:b])
 
 
