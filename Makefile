@@ -17,7 +17,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,milvus]'
+	$(BIN)/pip install -q -e '.[dev,milvus,train]'
 	touch $@
 
 install: $(VENV)/.installed
