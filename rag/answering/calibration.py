@@ -38,6 +38,8 @@ RETRIEVAL_FEATURES = ("log_rank", "support", "score_gap")
 FEATURE_NAMES = READER_FEATURES + UNIT_FEATURES + RETRIEVAL_FEATURES
 WRONG_FIGURE_COST = 2.0
 WRONG_TEXT_COST = 1.5
+ANSWER_SLACK = 12
+"""When fitting: a span holding the gold answer may be this many characters longer and still count as right."""
 MIN_CASES_FOR_OWN_THRESHOLD = 40
 """Fewer fitting cases of a kind than this: that kind uses the threshold fitted on all cases at the figure cost."""
 

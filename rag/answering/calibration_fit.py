@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering.calibration import (
+    ANSWER_SLACK,
     FEATURE_NAMES,
     READER_FEATURES,
     WRONG_FIGURE_COST,
@@ -139,8 +140,6 @@ def build_cases(examples: list[Example], seed: int) -> list[CalibrationCase]:
     return cases
 
 
-ANSWER_SLACK = 12
-"""A span covering the gold answer may be this many characters longer and still count as right."""
 
 
 def label(case: CalibrationCase, proposal: SpanProposal | None) -> bool:
