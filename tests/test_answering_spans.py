@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.spans import has_figure, short_answer_text, snap_span, snapped_proposal
+from rag.answering.spans import quantities, short_answer_text, snap_span, snapped_proposal
 
 SENTENCE = "全年地区生产总值达到1.2万亿元,增长7.7%左右,新增就业3万人。"
 
@@ -22,7 +22,7 @@ def test_a_span_touching_a_figure_is_widened_to_the_whole_figure(piece: str, exp
 def test_edge_punctuation_is_dropped_but_years_are_not_figures() -> None:
     text = "“创新驱动”,2018年"
     assert text[slice(*snap_span(text, 0, 7))] == "创新驱动"
-    assert not has_figure("2018年") and has_figure("增长6.5%")
+    assert not quantities("2018年") and quantities("增长6.5%")
 
 
 def test_english_short_answers_spell_out_the_qualifier() -> None:

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.answering.spans import quantities
 from rag.query import detect_language, detect_qtype
 from rag.reader.base import SpanProposal
-from rag.text.numbers import find_figures, units_fit
+from rag.text.numbers import units_fit
 
 READER_FEATURES = (
     "margin", "score", "null_score", "log_prob", "null_log_prob", "wants_figure", "has_figure", "type_fit", "log_chars",
@@ -115,7 +116,7 @@ def features_of(
 ) -> AnswerFeatures:
     """Features of one proposal; `unit`: the unit the question asks in (`asked_unit`); `rank`, `support`,
     `score_gap`: see AnswerFeatures."""
-    figures = [f for f in find_figures(proposal.text) if not f.is_year]
+    figures = quantities(proposal.text)
     unit_fit = 0 if unit is None else (1 if any(units_fit(unit, f.unit) for f in figures) else -1)
     return AnswerFeatures(
         proposal.margin,

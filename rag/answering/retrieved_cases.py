@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
@@ -170,7 +171,6 @@ def read_over_index(
 ) -> list[CandidateRow]:
     """Ingest the corpus into a fresh index and score every candidate of every question with the
     answerer the pipeline builds over the given reader weights."""
-    import shutil
 
     from rag.answering.reading import ReaderAnswerer
     from rag.pipeline_factory import load_pipeline

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.reader.base import SpanProposal
-from rag.text.numbers import find_figures, is_unit, units_fit
+from rag.text.numbers import Figure, find_figures, is_unit, units_fit
 from rag.types import Language
 
 _EN_QUALIFIER = {"左右": "about {}", "以上": "over {}", "以内": "within {}", "以下": "below {}", "多": "over {}", "余": "over {}"}
@@ -98,23 +98,23 @@ def snapped_proposal(proposal: SpanProposal, passage: str, unit: str | None = No
     unit is narrowed to it ("多少栋" over "75万平方米、272栋" → "272栋")."""
     a, b = snap_span(passage, proposal.start, proposal.end)
     if unit is not None:
-        figures = [f for f in find_figures(passage[a:b]) if not f.is_year]
+        figures = quantities(passage[a:b])
         fitting = [f for f in figures if units_fit(unit, f.unit)]
         if len(figures) > 1 and len(fitting) == 1:
             a, b = a + fitting[0].start, a + fitting[0].end
     return replace(proposal, start=a, end=b, text=passage[a:b])
 
 
-def has_figure(text: str) -> bool:
-    """Whether the text states a quantity (not just a year)."""
-    return any(not f.is_year for f in find_figures(text))
+def quantities(text: str) -> list[Figure]:
+    """The figures of a text that state a quantity (years are not quantities), left to right."""
+    return [f for f in find_figures(text) if not f.is_year]
 
 
 def short_answer_text(span: str, language: Language) -> str:
     """The span as a short answer: for English, a trailing qualifier in words ("7.7%左右" → "about 7.7%")."""
     if language != "en":
         return span
-    figures = [f for f in find_figures(span) if not f.is_year]
+    figures = quantities(span)
     last = figures[-1] if figures else None
     if last is not None and last.end == len(span) and last.qualifier in _EN_QUALIFIER and span.endswith(last.qualifier):
         return _EN_QUALIFIER[last.qualifier].format(span[: len(span) - len(last.qualifier)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -159,12 +159,4 @@ def new_keys(n: int) -> NDArray[np.int64]:
 
 def replace_documents(manifest: Manifest, docs: dict[str, str]) -> Manifest:
     """The manifest with these documents (doc_id → content hash), stamped with the time of the change."""
-    return Manifest(
-        model_id=manifest.model_id,
-        dimension=manifest.dimension,
-        chunk_size=manifest.chunk_size,
-        chunk_overlap=manifest.chunk_overlap,
-        format_version=manifest.format_version,
-        documents=docs,
-        updated=time.time(),
-    )
+    return replace(manifest, documents=docs, updated=time.time())
