@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -315,18 +315,7 @@ class Pipeline:
             raise RuntimeError("the generator ended its stream without an Answer")
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        yield Answer(
-            question=question,
-            short_answer=answer.short_answer,
-            answer=answer.answer,
-            refused=answer.refused,
-            language=query.language,
-            citations=answer.citations,
-            timings_ms=timings,
-            hits=result.hits,
-            backend=answer.backend,
-            fallback_reason=answer.fallback_reason,
-        )
+        yield replace(answer, question=question, language=query.language, timings_ms=timings, hits=result.hits)
 
     # ------------------------------------------------------------------ internals
 
