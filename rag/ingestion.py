@@ -63,14 +63,19 @@ class Pacing:
         self.last_save = self.last_publish = time.monotonic()
         self.publish_cost = 0.0
 
-    def step(self, save: Callable[[], None], publish: Callable[[], object]) -> None:
-        """After a group: save every `checkpoint_seconds`, publish at most every `publish_seconds`."""
+    def step(
+        self, save: Callable[[], None], publish: Callable[[], object], wanted: Callable[[], bool] = lambda: True
+    ) -> None:
+        """After a group: save every `checkpoint_seconds`; publish at most every `publish_seconds`, and only when
+        `wanted()` says a reader looked at the index since the last snapshot (nobody reads during a command-line
+        ingest, and the final snapshot is published anyway)."""
         if time.monotonic() - self.last_save > self.checkpoint_seconds:
             save()
             self.last_save = time.monotonic()
         # Publishing rebuilds the readers' snapshot, which grows with the index: keep it under
         # about a tenth of the ingest time however large the index gets.
-        if time.monotonic() - self.last_publish > max(self.publish_seconds, 10 * self.publish_cost):
+        due = time.monotonic() - self.last_publish > max(self.publish_seconds, 10 * self.publish_cost)
+        if due and wanted():
             started = time.monotonic()
             publish()
             self.last_publish = time.monotonic()

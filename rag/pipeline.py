@@ -81,6 +81,8 @@ class Pipeline:
     extractive: ExtractiveGenerator = field(init=False)
     _write: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _next_sync: float = field(default=0.0, init=False, repr=False)
+    _read_since_publish: bool = field(default=False, init=False, repr=False)
+    """Set by every reader, cleared by `publish`: an ingest publishes intermediate snapshots only for readers."""
 
     def __post_init__(self) -> None:
         words = domain_words() + sorted({z for r in static_regions() for z in r.zh if len(z) >= 2})
@@ -142,7 +144,7 @@ class Pipeline:
                         self._upsert(doc, chunks, tokens, vectors[mine])
                         embedded += len(chunks)
                         bar.update(len(chunks))
-                    pacing.step(self._save, self.publish)
+                    pacing.step(self._save, self.publish, lambda: self._read_since_publish)
                 self._save()
                 self.publish()
         elif not index_exists(self.index_dir) and not self._shared():
@@ -212,11 +214,13 @@ class Pipeline:
         """What readers see now (immutable; a change publishes a new one)."""
         if self._shared() and time.monotonic() >= self._next_sync:
             self.sync()
+        self._read_since_publish = True
         return self.retriever.snapshot
 
     def publish(self) -> Snapshot:
         """Make the writer's current state visible to readers, in one reference swap."""
         assert self.vector_store is not None
+        self._read_since_publish = False
         snapshot = Snapshot.build(self.store, self.vector_store, self.retriever.snapshot)
         self.retriever.snapshot = snapshot
         return snapshot

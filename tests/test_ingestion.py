@@ -70,3 +70,16 @@ def test_a_slow_publish_is_repeated_only_after_ten_times_its_cost(monkeypatch: p
         clock[0] = max(clock[0], now)
         pacing.step(lambda: None, publish)
     assert published == [2.0, 8.0]  # 4.0 and 7.0 are within 5 s of the end of the first (at 2.5)
+
+
+def test_pacing_publishes_only_when_a_reader_looked_since_the_last_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("rag.ingestion.time.monotonic", lambda: clock[0])
+    published: list[float] = []
+    readers = [False]
+    pacing = Pacing(checkpoint_seconds=1e9, publish_seconds=1.0)
+    for now, looked in ((2.0, False), (4.0, True), (6.0, False), (8.0, True)):
+        clock[0] = now
+        readers[0] = looked
+        pacing.step(lambda: None, lambda: published.append(clock[0]), lambda: readers[0])
+    assert published == [4.0, 8.0]
