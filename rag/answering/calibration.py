@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.answering.alignment import Alignment
 from rag.answering.spans import quantities
 from rag.query import detect_language, detect_qtype
 from rag.reader.base import SpanProposal
@@ -37,10 +36,7 @@ UNIT_FEATURES = ("unit_fit", "extra_figures")
 figures than one the span holds (a list of figures seldom answers "多少")."""
 RETRIEVAL_FEATURES = ("log_rank", "support", "score_gap")
 """Where the span's passage stands among the retrieved ones, and how many read passages propose it."""
-ALIGNMENT_FEATURES = ("clause_share", "log_clause_terms")
-"""How many of the question's words stand in the clause that holds the span, and their share of those in the
-passage (`rag.answering.alignment`): the right clause of a sentence listing several indicators."""
-FEATURE_NAMES = READER_FEATURES + UNIT_FEATURES + RETRIEVAL_FEATURES + ALIGNMENT_FEATURES
+FEATURE_NAMES = READER_FEATURES + UNIT_FEATURES + RETRIEVAL_FEATURES
 WRONG_FIGURE_COST = 2.0
 WRONG_TEXT_COST = 1.5
 ANSWER_SLACK = 12
@@ -71,10 +67,6 @@ class AnswerFeatures:
     """How many of the read passages propose this answer text."""
     score_gap: float = 0.0
     """Retrieval score of the top passage minus that of the span's passage (>= 0)."""
-    clause_terms: int = 0
-    """Question units (character bigrams, words) found in the clause(s) holding the span."""
-    clause_share: float = 0.0
-    """Their share of the question units found anywhere in the span's passage (0 when none is)."""
 
     @property
     def judged_as_figure(self) -> bool:
@@ -100,8 +92,6 @@ class AnswerFeatures:
             "log_rank": math.log1p(self.rank),
             "support": float(self.support),
             "score_gap": self.score_gap,
-            "clause_share": self.clause_share,
-            "log_clause_terms": math.log1p(self.clause_terms),
         }
 
     def vector(self, names: Sequence[str] = FEATURE_NAMES) -> list[float]:
@@ -123,10 +113,9 @@ def features_of(
     rank: int = 0,
     support: int = 1,
     score_gap: float = 0.0,
-    alignment: Alignment | None = None,
 ) -> AnswerFeatures:
     """Features of one proposal; `unit`: the unit the question asks in (`asked_unit`); `rank`, `support`,
-    `score_gap`: see AnswerFeatures; `alignment`: `clause_alignment` of the span."""
+    `score_gap`: see AnswerFeatures."""
     figures = quantities(proposal.text)
     unit_fit = 0 if unit is None else (1 if any(units_fit(unit, f.unit) for f in figures) else -1)
     return AnswerFeatures(
@@ -143,8 +132,6 @@ def features_of(
         rank,
         support,
         max(0.0, score_gap),
-        alignment.terms if alignment else 0,
-        alignment.share if alignment else 0.0,
     )
 
 

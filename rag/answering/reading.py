@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answering.alignment import clause_alignment, question_units
 from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
 from rag.answering.spans import is_bare_unit, short_answer_text, snapped_proposal
@@ -101,7 +100,6 @@ class ReaderAnswerer:
         proposals = self.reader.read([question], [[h.chunk.text for h in passages]], top_n=CANDIDATES)[0]
         figure_wanted = wants_figure(question)
         unit = asked_unit(question)
-        units = question_units(question)
         tidied: list[SpanProposal] = []
         seen: set[tuple[int, int, int]] = set()
         for p in proposals:
@@ -114,10 +112,7 @@ class ReaderAnswerer:
         out: list[ScoredSpan] = []
         for tidy, (rank, support) in zip(tidied, _retrieval_context(passages, tidied), strict=True):
             gap = passages[0].score - passages[rank].score
-            alignment = clause_alignment(units, passages[tidy.passage_index].chunk.text, tidy.start, tidy.end)
-            features = features_of(
-                figure_wanted, tidy, unit=unit, rank=rank, support=support, score_gap=gap, alignment=alignment
-            )
+            features = features_of(figure_wanted, tidy, unit=unit, rank=rank, support=support, score_gap=gap)
             out.append(ScoredSpan(passages[tidy.passage_index], tidy, calibrator.confidence(features), features))
         # Routing's period signal: a question that says "target" (or "actual") in so many words, or whose years
         # all fall in one part of a report, is answered only from that part, never with the other part's figure.
