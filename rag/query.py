@@ -51,6 +51,15 @@ def detect_intent(text: str, language: Language) -> Intent:
     return "any"
 
 
+_QUANTITY_WORD = re.compile(r"多少|几[个项所名条家张栋次倍年]|how many|how much", re.IGNORECASE)
+
+
+def asks_several_quantities(text: str) -> bool:
+    """Whether a question asks for more than one figure: two quantity words ("由多少个调整为多少个"), or
+    分别/respectively."""
+    return len(_QUANTITY_WORD.findall(text)) >= 2 or bool(re.search(r"分别|respectively", text, re.IGNORECASE))
+
+
 def detect_qtype(text: str, language: Language, n_regions: int) -> QuestionType:
     """Coarse answer type: numeric, entity, list, yes_no, date, comparison, definition, other."""
     if language == "zh":

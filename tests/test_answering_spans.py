@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.spans import quantities, short_answer_text, snap_span, snapped_proposal
+from rag.answering.spans import (
+    quantities,
+    short_answer_text,
+    single_figure_preferred,
+    snap_span,
+    snapped_proposal,
+)
+from rag.reader.base import SpanProposal
 
 SENTENCE = "全年地区生产总值达到1.2万亿元,增长7.7%左右,新增就业3万人。"
 
@@ -75,3 +82,22 @@ def test_a_span_listing_figures_is_narrowed_to_the_one_in_the_unit_asked_for() -
     assert snapped_proposal(wide, passage, asked_unit("新建校舍多少平方米?")).text == "3.6万平方米"
     assert snapped_proposal(wide, passage, None).text == "3.6万平方米、教室120间"  # no unit asked: as read
     assert snapped_proposal(wide, passage, asked_unit("惠及多少户?")).text == "3.6万平方米、教室120间"  # none fits
+
+
+def _proposal(text: str, piece: str, passage: int = 0, score: float = 5.0) -> SpanProposal:
+    start = text.index(piece)
+    return SpanProposal(passage, start, start + len(piece), piece, score, 1.0)
+
+
+def test_a_listing_span_gives_way_to_a_single_figure_the_reader_also_proposes() -> None:
+    listing = _proposal(SENTENCE, "1.2万亿元,增长7.7%左右", score=9.0)
+    single = _proposal(SENTENCE, "7.7%左右", score=6.0)
+    words = _proposal(SENTENCE, "地区生产总值", score=4.0)
+    assert single_figure_preferred([listing, single, words]) == [single, words]
+
+
+def test_a_listing_span_stays_when_no_single_figure_inside_it_is_proposed() -> None:
+    listing = _proposal(SENTENCE, "1.2万亿元,增长7.7%左右")
+    elsewhere = _proposal(SENTENCE, "3万人")
+    other_passage = _proposal(SENTENCE, "7.7%左右", passage=1)
+    assert single_figure_preferred([listing, elsewhere, other_passage]) == [listing, elsewhere, other_passage]

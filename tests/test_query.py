@@ -8,7 +8,7 @@ import pytest
 from conftest import pipeline_tokenizer
 
 from rag.knowledge.regions import RegionCatalog
-from rag.query import detect_language, parse_question
+from rag.query import asks_several_quantities, detect_language, parse_question
 from rag.types import DocumentMeta, ParsedQuery
 
 METAS = [
@@ -167,3 +167,17 @@ def test_acronyms_become_search_terms(parse: Parse) -> None:
     q = parse("What does NEM refer to?")
     assert "nem" in q.terms
     assert q.metrics == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("全区社区数量由多少个调整为多少个?", True),
+        ("一般公共预算收入和税收收入分别是多少?", True),
+        ("How many schools and how many hospitals were built?", True),
+        ("地区生产总值增长目标是多少?", False),
+        ("how many new jobs?", False),
+    ],
+)
+def test_asks_several_quantities(question: str, several: bool) -> None:
+    assert asks_several_quantities(question) is several

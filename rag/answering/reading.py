@@ -18,12 +18,13 @@ from pathlib import Path
 
 from rag.answering.calibration import AnswerFeatures, Calibration, Calibrator, features_of, wants_figure
 from rag.answering.rephrasing import reader_question
-from rag.answering.spans import is_bare_unit, short_answer_text, snapped_proposal
+from rag.answering.spans import is_bare_unit, short_answer_text, single_figure_preferred, snapped_proposal
 from rag.citations import cited_answer
 from rag.evidence import Evidence, required_periods
 from rag.extraction import extract_yes_no
 from rag.generators.base import Generator
 from rag.knowledge.bilingual import Lexicon, load_lexicon
+from rag.query import asks_several_quantities
 from rag.reader.base import Reader, ReaderPrecision, SpanProposal
 from rag.refusal import LOW_CONFIDENCE, NO_PASSAGES, refusal
 from rag.text.numbers import asked_unit
@@ -109,6 +110,8 @@ class ReaderAnswerer:
                 continue
             seen.add(key)
             tidied.append(tidy)
+        if figure_wanted and not asks_several_quantities(question):
+            tidied = single_figure_preferred(tidied)
         out: list[ScoredSpan] = []
         for tidy, (rank, support) in zip(tidied, _retrieval_context(passages, tidied), strict=True):
             gap = passages[0].score - passages[rank].score

@@ -6,6 +6,7 @@ not "7.7"), so a span that cuts a figure is widened to the figure `find_figures`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.reader.base import SpanProposal
@@ -103,6 +104,20 @@ def snapped_proposal(proposal: SpanProposal, passage: str, unit: str | None = No
         if len(figures) > 1 and len(fitting) == 1:
             a, b = a + fitting[0].start, a + fitting[0].end
     return replace(proposal, start=a, end=b, text=passage[a:b])
+
+
+def single_figure_preferred(proposals: Sequence[SpanProposal]) -> list[SpanProposal]:
+    """For a question that asks for one quantity: a proposal listing several figures is dropped when the
+    reader also proposes, in the same passage and within that span, a span holding exactly one figure
+    ("655.87亿元,增长2.3%44个区…103.31亿元" goes when "655.87亿元" is proposed too). The choice between the
+    figures stays with the reader's own scores; order is kept."""
+    counts = [len(quantities(p.text)) for p in proposals]
+    singles = [p for p, n in zip(proposals, counts, strict=True) if n == 1]
+
+    def listed(p: SpanProposal) -> bool:
+        return any(s.passage_index == p.passage_index and p.start <= s.start and s.end <= p.end for s in singles)
+
+    return [p for p, n in zip(proposals, counts, strict=True) if n <= 1 or not listed(p)]
 
 
 def quantities(text: str) -> list[Figure]:
