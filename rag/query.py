@@ -55,7 +55,7 @@ _QUANTITY_WORD = re.compile(r"多少|几[个项所名条家张栋次倍年]|how 
 
 
 def asks_several_quantities(text: str) -> bool:
-    """Whether a question asks for more than one figure: two quantity words ("由多少个调整为多少个"), or
+    """Whether a question asks for more than one figure: two quantity words ("从多少家增加到多少家"), or
     分别/respectively."""
     return len(_QUANTITY_WORD.findall(text)) >= 2 or bool(re.search(r"分别|respectively", text, re.IGNORECASE))
 

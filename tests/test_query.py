@@ -172,7 +172,7 @@ def test_acronyms_become_search_terms(parse: Parse) -> None:
 @pytest.mark.parametrize(
     ("question", "several"),
     [
-        ("全区社区数量由多少个调整为多少个?", True),
+        ("高新技术企业从多少家增加到多少家?", True),
         ("一般公共预算收入和税收收入分别是多少?", True),
         ("How many schools and how many hospitals were built?", True),
         ("地区生产总值增长目标是多少?", False),
