@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,18 +15,6 @@ from api.deps import PipelineLike
 from rag.settings import Settings
 
 log = logging.getLogger("api")
-
-SERVER_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
-"""Set for the server process unless the operator set them: many request threads share the cores, and OpenMP
-threads that spin between the reader's parallel regions take CPU from every other request (32 clients on 2
-cores, bench/bench_load.py: 559 → 737 requests a minute, p95 8.2 → 5.8 s). Torch reads it when it is first
-imported, which in the server is when the index and models load, after `serve` starts."""
-
-
-def server_environment() -> None:
-    """Apply SERVER_ENVIRONMENT where the variables are not set already."""
-    for name, value in SERVER_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
 
 
 def load_or_build(settings: Settings) -> PipelineLike:
@@ -68,7 +55,6 @@ def serve(
     """Serve the API, the widget and the demo page until interrupted; /readyz turns 200 once the index is loaded."""
     import uvicorn
 
-    server_environment()
     settings = settings or Settings()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings, loader=load_or_build)
