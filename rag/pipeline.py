@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -130,16 +131,25 @@ class Pipeline:
         total = sum(len(c) for _, c in todo)
         embedded = 0
         if todo:
-            with self._write, writer_lock(self.index_dir), progress_bar(total, progress) as bar:
+            with (
+                self._write,
+                writer_lock(self.index_dir),
+                progress_bar(total, progress) as bar,
+                ThreadPoolExecutor(1, thread_name_prefix="bm25-tokens") as tokenizing,
+            ):
                 pacing = Pacing(self.checkpoint_seconds, self.publish_seconds)
                 for group in embedding_groups(todo, EMBED_GROUP_PASSAGES):
                     texts = [passage_text(doc, c) for doc, chunks in group for c in chunks]
+                    # The BM25 tokens (jieba, Python) are cut in a thread while the encoder, which releases
+                    # the GIL, embeds the same passages: the core jieba would leave idle is used.
+                    cut = tokenizing.submit(self._bm25_tokens, texts)
                     vectors = self.embedder.embed_documents(texts) if texts else self.store.vectors[:0]
+                    group_tokens = cut.result()
                     at = 0
                     for doc, chunks in group:
                         mine = slice(at, at + len(chunks))
                         at += len(chunks)
-                        tokens = [self.tokenizer.tokenize(t) for t in texts[mine]]
+                        tokens = group_tokens[mine]
                         (updated if doc.doc_id in self.store.documents else added).append(doc.doc_id)
                         self._upsert(doc, chunks, tokens, vectors[mine])
                         embedded += len(chunks)
@@ -151,6 +161,9 @@ class Pipeline:
             with writer_lock(self.index_dir):
                 save_index(self.store, self.index_dir)
         return IngestReport(tuple(added), tuple(updated), tuple(unchanged), (), embedded)
+
+    def _bm25_tokens(self, texts: list[str]) -> list[tuple[str, ...]]:
+        return [self.tokenizer.tokenize(t) for t in texts]
 
     def remove(self, doc_id: str) -> None:
         """Delete a document from the index (raises DocumentNotFoundError)."""
