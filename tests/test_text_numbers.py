@@ -155,3 +155,17 @@ def test_cn_decimal() -> None:
 def test_extract_numbers(text: str, expected: list[tuple[str, str]]) -> None:
     found = [(m.value, m.kind) for m in extract_numbers(text)]
     assert found == [(Decimal(value), kind) for value, kind in expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("最大的素数有22,338,618位数", [("22,338,618", 22338618.0)]),
+        ("约16,000 个树种", [("16,000 个", 16000.0)]),
+        ("1,234.5万元", [("1,234.5万元", 1234.5)]),
+        ("增长7%,300个项目", [("7%", 7.0), ("300个", 300.0)]),  # a clause break, not a digit group
+        ("12,34个", [("12", 12.0), ("34个", 34.0)]),
+    ],
+)
+def test_digit_groups_written_with_commas_are_one_number(text: str, figures: list[tuple[str, float]]) -> None:
+    assert [(f.text, f.value) for f in find_figures(text)] == figures
