@@ -51,7 +51,9 @@ def detect_intent(text: str, language: Language) -> Intent:
     return "any"
 
 
-_QUANTITY_WORD = re.compile(r"多少|几[个项所名条家张栋次倍年]|how many|how much", re.IGNORECASE)
+_ZH_QUANTITY_WORD = r"多少|几[个项所名条家张栋次倍年]"
+"""Chinese words that ask for a quantity (also the first of `detect_qtype`'s numeric cues)."""
+_QUANTITY_WORD = re.compile(rf"{_ZH_QUANTITY_WORD}|how many|how much", re.IGNORECASE)
 
 
 def asks_several_quantities(text: str) -> bool:
@@ -69,7 +71,7 @@ def detect_qtype(text: str, language: Language, n_regions: int) -> QuestionType:
             return "date"
         if re.search(r"是否|有没有|吗[?？]?$|是不是", text):
             return "yes_no"
-        if re.search(r"多少|几[个项所名条家张栋次倍年]|增速|增长率|比例|比重|百分之|多高|多大", text):
+        if re.search(rf"{_ZH_QUANTITY_WORD}|增速|增长率|比例|比重|百分之|多高|多大", text):
             return "numeric"
         if re.search(r"哪些|有哪|哪[几两三四五六七八九十]|分别是|包括什么|包括哪", text):
             return "list"

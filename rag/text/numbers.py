@@ -97,8 +97,10 @@ SCALE_WORDS: dict[str, int] = {
 
 _UNITS = ["万亿元", "万亿美元", "万亿", "亿千瓦时", "万千瓦时", "亿吨", "亿人次", "万辆", "万套", "万家", "万个", "个百分点", "万平方米", "平方公里", "平方米", "亿美元", "万美元", "亿元", "万元", "千元", "元", "亿手", "万手", "万人次", "人次", "万人", "万户", "万亩", "万吨", "万千瓦", "千瓦时", "千瓦", "公顷", "公里", "千米", "标准箱", "亿", "万", "%", "‰", "倍", "人", "名", "条", "项", "个", "所", "张", "家", "栋", "幢", "户", "套", "台", "辆", "座", "处", "次", "场", "件", "宗", "亩", "吨", "天", "岁", "间", "批", "只", "部", "棵", "株", "米", "手", "支", "份", "级", "类", "元/月"]
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?"
-"""A number, digit groups written with commas included ("22,338,618", "16,000")."""
+_GROUPED_DIGITS = r"\d{1,3}(?:,\d{3})+"
+"""An integer written in comma-separated digit groups ("22,338,618", "16,000")."""
+_NUM = rf"(?:{_GROUPED_DIGITS}(?![\d,])|\d+)(?:\.\d+)?"
+"""A number, digit groups written with commas included."""
 _RANGE_SEP = r"(?:-|~|～|—|至|到)"
 FIGURE = re.compile(
     rf"(?P<pre>约|近|超过|突破|达到|达)?(?P<num>{_NUM}(?:\s*(?:%|‰))?(?:\s*{_RANGE_SEP}\s*{_NUM})?)"
@@ -254,7 +256,7 @@ _MENTION_UNIT_PATTERN = "|".join(
     for name, _, _ in _MENTION_UNITS
 )
 _ARABIC_RE = re.compile(
-    r"(?<![\d.])(?P<num>\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?P<frac>\.\d+)?(?:\s?(?P<unit>"
+    rf"(?<![\d.])(?P<num>{_GROUPED_DIGITS}(?![\d])|\d+)(?P<frac>\.\d+)?(?:\s?(?P<unit>"
     + _MENTION_UNIT_PATTERN
     + r"))?",
     re.IGNORECASE,
